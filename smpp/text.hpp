@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace smsgate::smpp {
 
@@ -39,7 +40,9 @@ std::string pack_gsm7(std::string_view septets, unsigned fill_bits = 0);
 std::optional<std::string> unpack_gsm7(std::string_view packed, size_t count, unsigned fill_bits = 0);
 
 // UCS-2 / UTF-16BE (surrogate pairs included) to UTF-8, and back. Decoding
-// fails on odd length or a lone surrogate.
+// fails on odd length or a lone surrogate. Encoding cannot fail: each
+// ill-formed UTF-8 subsequence becomes one U+FFFD (Unicode §3.9, "maximal
+// subpart" practice).
 std::optional<std::string> utf16be_to_utf8(std::string_view bytes);
 std::string utf8_to_utf16be(std::string_view utf8);
 // Latin-1 to UTF-8; UTF-8 to Latin-1 (nullopt if a character is outside it).
@@ -50,13 +53,16 @@ bool valid_utf8(std::string_view s);
 
 // Decodes a message body (short_message or message_payload, without UDH) to
 // UTF-8. data_coding 0 follows `default_alphabet`; GSM is taken as unpacked
-// septets, as SMPP carries it. Binary codings (2, 4) and unknown ones give
-// nullopt, as does malformed input.
+// septets, as SMPP carries it. 0xF0-0xF3 (3GPP TS 23.038 §4 coding group
+// 1111, message class with the GSM default alphabet, e.g. flash SMS) decode
+// as GSM 03.38 whatever `default_alphabet` says. Binary codings (2, 4,
+// 0xF4-0xF7) and unknown ones give nullopt, as does malformed input.
 std::optional<std::string> decode_text(std::string_view body, uint8_t data_coding,
                                        DefaultAlphabet default_alphabet = DefaultAlphabet::gsm7);
 
 // UTF-8 to the body a carrier expects: GSM 03.38 septets with data_coding 0
-// when every character fits, else UCS-2 with data_coding 8.
+// when every character fits, else UCS-2 with data_coding 8 (ill-formed UTF-8
+// never fits GSM and becomes U+FFFD, as in utf8_to_utf16be).
 struct EncodedText {
   uint8_t data_coding = coding::smsc_default;
   std::string bytes;   // septets (one per byte) or UTF-16BE
@@ -66,7 +72,17 @@ EncodedText encode_text(std::string_view utf8);
 
 // How many SMS parts a text needs: GSM 160 in one part, 153 per part when
 // concatenated; UCS-2 70, 67 per part. A part never splits an escape pair or
-// a surrogate pair.
+// a surrogate pair. An empty text is one (empty) part.
 size_t count_parts(std::string_view utf8);
+
+// Cuts an encoded body into part bodies (views into text.bytes). One element
+// when it fits in a single SMS without a UDH (160 septets, 70 UCS-2 units,
+// 140 octets for any other coding); else as many as needed, each leaving room
+// for a concatenation UDH of `udh_octets` octets (UDHL included: 6 for an
+// 8-bit reference, 7 for a 16-bit one), never splitting an escape pair or a
+// surrogate pair. Empty when `udh_octets` leaves no room for a character.
+std::vector<std::string_view> split_body(const EncodedText& text, size_t udh_octets = 6);
+// The views would outlive a temporary's bytes.
+std::vector<std::string_view> split_body(EncodedText&& text, size_t udh_octets = 6) = delete;
 
 }  // namespace smsgate::smpp
