@@ -128,6 +128,7 @@ struct Bind {
   uint8_t addr_ton = 0;
   uint8_t addr_npi = 0;
   std::string address_range; // C-octet, max 41
+  Tlvs tlvs;                 // none in 3.4; kept if a peer sends some
   bool operator==(const Bind&) const = default;
 };
 
@@ -142,6 +143,7 @@ struct BindResp {
 struct Outbind {
   std::string system_id;     // max 16
   std::string password;      // max 9
+  Tlvs tlvs;                 // none in 3.4; kept if a peer sends some
   bool operator==(const Outbind&) const = default;
 };
 
@@ -230,6 +232,7 @@ struct DataSm {
 struct QuerySm {
   std::string message_id;    // max 65
   Address source;
+  Tlvs tlvs;                 // none in 3.4; kept if a peer sends some
   bool operator==(const QuerySm&) const = default;
 };
 
@@ -239,6 +242,7 @@ struct QuerySmResp {
   std::string final_date;    // 1 or 17
   uint8_t message_state = 0;
   uint8_t error_code = 0;
+  Tlvs tlvs;                 // none in 3.4; kept if a peer sends some
   bool operator==(const QuerySmResp&) const = default;
 };
 
@@ -248,6 +252,7 @@ struct CancelSm {
   std::string message_id;
   Address source;
   Address dest;
+  Tlvs tlvs;                 // none in 3.4; kept if a peer sends some
   bool operator==(const CancelSm&) const = default;
 };
 
@@ -260,6 +265,7 @@ struct ReplaceSm {
   uint8_t registered_delivery = 0;
   uint8_t sm_default_msg_id = 0;
   std::string short_message;
+  Tlvs tlvs;                 // none in 3.4; kept if a peer sends some
   bool operator==(const ReplaceSm&) const = default;
 };
 
@@ -272,8 +278,11 @@ struct AlertNotification {
 };
 
 // unbind, unbind_resp, enquire_link(_resp), generic_nack, cancel_sm_resp,
-// replace_sm_resp: header only.
+// replace_sm_resp: header only in 3.4. Every body alternative carries `tlvs`
+// because carriers append TLVs where 3.4 lists none, and a proxy must forward
+// them unchanged; the codec reads trailing bytes as TLVs for every command.
 struct Empty {
+  Tlvs tlvs;
   bool operator==(const Empty&) const = default;
 };
 
