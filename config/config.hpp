@@ -1,0 +1,256 @@
+// smsgate's configuration: one YAML file read into typed, validated structs.
+//
+// This library knows the file's shape and each value's rules (ranges,
+// formats, references between sections); it knows nothing about how the
+// values are used. Standard library and yaml-cpp only.
+//
+//   auto r = smsgate::config::load_config_file("/etc/smsgate/smsgate.yaml");
+//   for (const auto& d : r.diagnostics) std::cerr << format(d) << '\n';
+//   if (!r.ok()) return 1;
+//   const Config& cfg = *r.config;
+//
+// Every problem in the file is reported, each with its line and column;
+// warnings never stop a load. Secrets (password_env, password_file) are read
+// while loading; their values never appear in a diagnostic or in
+// redacted_yaml(). Every key, its type and default: docs/configuration.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/values.hpp"
+
+namespace smsgate::config {
+
+// ------------------------------------------------------------------ enums
+
+enum class Traffic : uint8_t { marketing, transactional };
+enum class OnRedisError : uint8_t { reject, allow };  // fail closed | fail open
+// How a carrier writes message ids in receipts compared with submit_sm_resp.
+enum class IdFormat : uint8_t { hex, decimal, string };
+// What data_coding 0 means to a carrier.
+enum class Alphabet : uint8_t { gsm7, ascii, latin1 };
+enum class LogFormat : uint8_t { text, json };
+enum class LogLevel : uint8_t { trace, debug, info, warn, error };
+
+// The words the file uses for each enum, in the order documented.
+template <class E>
+struct Names;
+template <>
+struct Names<Traffic> {
+  static constexpr std::pair<std::string_view, Traffic> list[] = {
+      {"marketing", Traffic::marketing}, {"transactional", Traffic::transactional}};
+};
+template <>
+struct Names<OnRedisError> {
+  static constexpr std::pair<std::string_view, OnRedisError> list[] = {
+      {"reject", OnRedisError::reject}, {"allow", OnRedisError::allow}};
+};
+template <>
+struct Names<IdFormat> {
+  static constexpr std::pair<std::string_view, IdFormat> list[] = {
+      {"hex", IdFormat::hex}, {"decimal", IdFormat::decimal}, {"string", IdFormat::string}};
+};
+template <>
+struct Names<Alphabet> {
+  static constexpr std::pair<std::string_view, Alphabet> list[] = {
+      {"gsm7", Alphabet::gsm7}, {"ascii", Alphabet::ascii}, {"latin1", Alphabet::latin1}};
+};
+template <>
+struct Names<LogFormat> {
+  static constexpr std::pair<std::string_view, LogFormat> list[] = {
+      {"text", LogFormat::text}, {"json", LogFormat::json}};
+};
+template <>
+struct Names<LogLevel> {
+  static constexpr std::pair<std::string_view, LogLevel> list[] = {
+      {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+      {"warn", LogLevel::warn},   {"error", LogLevel::error}};
+};
+
+// "marketing", "gsm7", ...
+template <class E>
+constexpr std::string_view to_string(E e)
+  requires requires { Names<E>::list; }
+{
+  for (const auto& [name, value] : Names<E>::list) {
+    if (value == e) return name;
+  }
+  return "?";
+}
+
+// ------------------------------------------------------------------ secrets
+
+// A password given as password_env, password_file or (tests only, with a
+// warning) password. `value` is filled in by the loader; never log it.
+struct Secret {
+  enum class Source : uint8_t { none, env, file, plain };
+  Source source = Source::none;
+  std::string reference;  // the variable's name or the file's path; empty for plain
+  std::string value;
+
+  bool given() const { return source != Source::none; }
+  bool operator==(const Secret&) const = default;
+};
+
+// ------------------------------------------------------------------ sections
+
+// Session settings for every SMPP session the gateway serves.
+struct SessionTuning {
+  uint32_t window = 64;
+  Duration response_timeout{10'000};
+  Duration enquire_link_interval{30'000};  // 0: no keepalive
+  Duration bind_timeout{10'000};           // 0: no limit
+  Duration inactivity_timeout{0};          // 0: off
+  uint32_t max_pdu = 65536;                // bytes, command_length included
+  bool operator==(const SessionTuning&) const = default;
+};
+
+struct ServerTls {
+  std::string cert_file;  // PEM; relative paths are resolved against the config file's folder
+  std::string key_file;
+  bool operator==(const ServerTls&) const = default;
+};
+
+struct Smpp {
+  HostPort listen;
+  std::optional<HostPort> tls_listen;
+  std::optional<ServerTls> tls;  // set whenever tls_listen is
+  SessionTuning session;         // written flat in the smpp: map
+  bool operator==(const Smpp&) const = default;
+};
+
+struct Redis {
+  RedisAddress address;
+  OnRedisError on_error = OnRedisError::reject;
+  Secret password;  // optional: source none when not given
+  Duration timeout{2'000};
+  bool operator==(const Redis&) const = default;
+};
+
+// A platform that binds to the gateway.
+struct Account {
+  std::string system_id;  // 1-15 printable ASCII characters, unique
+  Secret password;
+  Traffic traffic = Traffic::marketing;
+  uint32_t max_binds = 1;
+  uint32_t max_tps = 0;            // required; over it: ESME_RTHROTTLED
+  std::vector<Cidr> allowed_cidrs; // at least one; host bits already cleared
+  std::string default_region;      // ISO 3166 alpha-2, or empty: only international numbers
+  bool operator==(const Account&) const = default;
+};
+
+struct CarrierTls {
+  std::string ca_file;      // empty: the system's trust store
+  bool verify = true;
+  std::string server_name;  // empty: the address's host
+  bool operator==(const CarrierTls&) const = default;
+};
+
+// An SMSC the gateway binds to.
+struct Carrier {
+  std::string name;  // unique
+  HostPort address;
+  std::optional<CarrierTls> tls;  // nullopt: plain TCP
+  std::string system_id;
+  Secret password;
+  std::string system_type;
+  uint32_t binds = 1;
+  uint32_t window = 64;
+  uint32_t max_tps = 0;  // required
+  IdFormat id_format = IdFormat::string;
+  Alphabet default_alphabet = Alphabet::gsm7;
+  uint32_t throttle_retries = 3;
+  bool operator==(const Carrier&) const = default;
+};
+
+// The longest prefix of the E.164 destination (digits, no '+') wins.
+struct Route {
+  std::string prefix;                 // digits; "" is the default route
+  std::vector<std::string> carriers;  // names of Config::carriers, first healthy wins
+  bool operator==(const Route&) const = default;
+};
+
+struct Receipts {
+  Duration id_map_ttl{72LL * 3600 * 1000};
+  Duration unknown_id_retry{2'000};
+  bool operator==(const Receipts&) const = default;
+};
+
+struct Replies {
+  std::string default_account;  // system_id of an account, or empty
+  bool operator==(const Replies&) const = default;
+};
+
+struct Log {
+  LogFormat format = LogFormat::text;
+  LogLevel level = LogLevel::info;
+  bool operator==(const Log&) const = default;
+};
+
+struct Config {
+  std::string node;  // [A-Za-z0-9_-], 1-16 characters
+  Smpp smpp;
+  Redis redis;
+  std::vector<Account> accounts;
+  std::vector<Carrier> carriers;
+  std::vector<Route> routes;
+  Receipts receipts;
+  Replies replies;
+  uint32_t no_route_status = 0x08;  // ESME_RSYSERR
+  Log log;
+  bool operator==(const Config&) const = default;
+};
+
+// ------------------------------------------------------------------ loading
+
+enum class Severity : uint8_t { error, warning };
+
+struct Diagnostic {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the problem has no place in the file (cannot read it)
+  int column = 0;  // 1-based
+  Severity severity = Severity::error;
+  std::string message;
+  bool operator==(const Diagnostic&) const = default;
+};
+
+// "FILE:LINE:COLUMN: message", "FILE:LINE:COLUMN: warning: message";
+// "FILE: message" when line is 0.
+std::string format(const Diagnostic& d);
+
+struct LoadResult {
+  std::optional<Config> config;          // set exactly when there is no error
+  std::vector<Diagnostic> diagnostics;   // errors and warnings, in file order
+  bool ok() const { return config.has_value(); }
+  std::size_t error_count() const;
+};
+
+struct LoadOptions {
+  // Relative paths in the file (password_file, TLS files) are taken from
+  // here; load_config_file uses the file's folder. Empty: the working directory.
+  std::filesystem::path base_dir;
+};
+
+LoadResult load_config_file(const std::filesystem::path& path);
+// `name` is what diagnostics call the file.
+LoadResult load_config_string(std::string_view text, std::string name, const LoadOptions& options = {});
+
+// `smsgate check-config FILE`: prints every diagnostic to `out`, one a line,
+// then "FILE: OK ..." when there is no error. Returns the exit status: 0 or 1.
+int check_config(const std::filesystem::path& path, std::ostream& out);
+
+// The effective configuration (defaults filled in) as YAML, keys in the
+// documented order. Secrets appear as their password_env name or
+// password_file path; a plain password as "<redacted>". Loading it again
+// gives the same Config (unless it held a plain password).
+std::string redacted_yaml(const Config& config);
+
+}  // namespace smsgate::config

@@ -1,0 +1,408 @@
+// The file's shape: one Section per map, in the order docs/configuration.md
+// documents them, then the checks that span sections (unique names,
+// references), then the public entry points.
+#include <map>
+#include <ostream>
+#include <set>
+
+#include "config/config.hpp"
+#include "config/schema.hpp"
+
+namespace smsgate::config {
+namespace {
+
+using namespace schema;
+
+constexpr std::size_t kMaxFileSize = 16 << 20;
+constexpr std::size_t kMaxSmppPassword = 8;  // SMPP 3.4: C-Octet String of at most 9 with the NUL
+
+// ------------------------------------------------------------------ string rules
+
+bool is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+bool is_printable(char c) { return c > ' ' && c < 0x7F; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// `min` to `max` characters, each `allowed`.
+std::function<std::string(const std::string&)> chars(std::size_t min, std::size_t max, bool (*allowed)(char),
+                                                      std::string description) {
+  return [=](const std::string& s) -> std::string {
+    bool ok = s.size() >= min && s.size() <= max && std::all_of(s.begin(), s.end(), allowed);
+    return ok ? "" : "'" + s + "' is not " + description;
+  };
+}
+
+Codec<std::string> smpp_id(std::size_t min, std::size_t max) {
+  return text("a string", chars(min, max, is_printable,
+                                "an SMPP id (" + std::to_string(min) + " to " + std::to_string(max) +
+                                    " printable ASCII characters, no spaces)"));
+}
+
+Codec<std::string> name() {
+  return text("a name", chars(1, 32, is_name_char, "a name (1 to 32 letters, digits, '-' or '_')"));
+}
+
+// ------------------------------------------------------------------ smpp
+
+std::vector<Field<SessionTuning>> session_fields() {
+  return {
+      field("window", &SessionTuning::window, integer(1, 65535)),
+      field("response_timeout", &SessionTuning::response_timeout, duration(Duration{1})),
+      field("enquire_link_interval", &SessionTuning::enquire_link_interval, duration()),
+      field("bind_timeout", &SessionTuning::bind_timeout, duration()),
+      field("inactivity_timeout", &SessionTuning::inactivity_timeout, duration()),
+      field("max_pdu", &SessionTuning::max_pdu, integer(1024, 16 << 20)),
+  };
+}
+
+const Section<ServerTls>& server_tls_section() {
+  static const Section<ServerTls> s{{
+      field("cert_file", &ServerTls::cert_file, readable_file(), Need::required),
+      field("key_file", &ServerTls::key_file, readable_file(), Need::required),
+  }};
+  return s;
+}
+
+void check_smpp(Ctx& ctx, const Value& map, Smpp& smpp) {
+  const std::string tls_listen = join(map.path, "tls_listen"), tls = join(map.path, "tls");
+  if (smpp.tls_listen && !smpp.tls && ctx.ok(tls_listen)) {
+    ctx.error(ctx.mark_of(tls_listen), tls_listen + ": needs " + tls + " with cert_file and key_file");
+  }
+  if (smpp.tls && !smpp.tls_listen && ctx.ok(tls)) {
+    ctx.warning(ctx.mark_of(tls), tls + " is set but " + tls_listen + " is not: nothing listens with TLS");
+  }
+  if (smpp.tls_listen && *smpp.tls_listen == smpp.listen) {
+    ctx.error(ctx.mark_of(tls_listen), tls_listen + ": the same address as " + join(map.path, "listen"));
+  }
+}
+
+const Section<Smpp>& smpp_section() {
+  static const Section<Smpp> s{
+      std::vector{
+          field("listen", &Smpp::listen, host_port(), Need::required),
+          field("tls_listen", &Smpp::tls_listen, host_port()),
+          field("tls", &Smpp::tls, map_of(server_tls_section())),
+      } + flatten(&Smpp::session, session_fields()),
+      check_smpp};
+  return s;
+}
+
+// ------------------------------------------------------------------ redis
+
+const Section<Redis>& redis_section() {
+  static const Section<Redis> s{
+      std::vector{
+          field("address", &Redis::address, redis_address(), Need::required),
+          field("on_error", &Redis::on_error, one_of<OnRedisError>()),
+      } + secret_fields(&Redis::password) +
+      std::vector{field("timeout", &Redis::timeout, duration(Duration{1}))}};
+  return s;
+}
+
+// ------------------------------------------------------------------ accounts and carriers
+
+// Accounts and carriers both need one password that fits in a bind PDU.
+template <class S>
+void check_smpp_password(Ctx& ctx, const Value& map, S& s) {
+  const Secret& secret = s.password;
+  require_secret(ctx, map, secret);
+  std::string key = join(map.path, secret_key(secret.source));
+  if (!secret.given() || !ctx.ok(key)) return;
+  if (secret.value.size() > kMaxSmppPassword) {
+    ctx.error(ctx.mark_of(key), key + ": the password is " + std::to_string(secret.value.size()) +
+                                    " characters; SMPP 3.4 allows at most " + std::to_string(kMaxSmppPassword));
+  } else if (secret.value.find('\0') != std::string::npos) {
+    ctx.error(ctx.mark_of(key), key + ": the password contains a NUL byte");
+  }
+}
+
+const Section<Account>& account_section() {
+  static const Section<Account> s{
+      std::vector{field("system_id", &Account::system_id, smpp_id(1, 15), Need::required)} +
+          secret_fields(&Account::password) +
+          std::vector{
+              field("traffic", &Account::traffic, one_of<Traffic>(), Need::required),
+              field("max_binds", &Account::max_binds, integer(1, 1000)),
+              field("max_tps", &Account::max_tps, integer(1, 1'000'000), Need::required),
+              field("allowed_cidrs", &Account::allowed_cidrs,
+                    list_of(cidr(), "at least one CIDR is required (0.0.0.0/0 allows every IPv4 peer)"),
+                    Need::required),
+              field("default_region", &Account::default_region,
+                    text("a region code",
+                         [](const std::string& r) -> std::string {
+                           return r.empty() || is_region_code(r)
+                                      ? ""
+                                      : "'" + r + "' is not an ISO 3166-1 alpha-2 region code (e.g. CN, GB, US)";
+                         })),
+          },
+      check_smpp_password<Account>};
+  return s;
+}
+
+const Section<CarrierTls>& carrier_tls_section() {
+  static const Section<CarrierTls> s{
+      {
+          field("ca_file", &CarrierTls::ca_file, readable_file()),
+          field("verify", &CarrierTls::verify, boolean()),
+          field("server_name", &CarrierTls::server_name,
+                text("a host name",
+                     [](const std::string& h) { return is_host_name(h) ? "" : "'" + h + "' is not a host name"; })),
+      },
+      [](Ctx& ctx, const Value& map, CarrierTls& tls) {
+        if (!tls.verify) ctx.warning(ctx.mark_of(join(map.path, "verify")), map.path + ": certificate verification is off");
+      }};
+  return s;
+}
+
+// `tls: false`, `tls: true` (defaults) or a map.
+Codec<std::optional<CarrierTls>> carrier_tls() {
+  Codec<CarrierTls> map = map_of(carrier_tls_section());
+  return {[map](Ctx& ctx, const Value& v) -> std::optional<std::optional<CarrierTls>> {
+            bool on = false;
+            if (v.node.IsScalar() && YAML::convert<bool>::decode(v.node, on)) {
+              return on ? std::optional(CarrierTls{}) : std::nullopt;
+            }
+            if (!v.node.IsMap()) {
+              ctx.fail(v, "expected true, false or a map (ca_file, verify, server_name), got " + describe(v.node));
+              return std::nullopt;
+            }
+            return map.read(ctx, v);
+          },
+          [map](YAML::Emitter& e, const std::optional<CarrierTls>& tls) {
+            if (tls) {
+              map.write(e, *tls);
+            } else {
+              e << false;
+            }
+          }};
+}
+
+const Section<Carrier>& carrier_section() {
+  static const Section<Carrier> s{
+      std::vector{
+          field("name", &Carrier::name, name(), Need::required),
+          field("address", &Carrier::address, host_port(), Need::required),
+          field("tls", &Carrier::tls, carrier_tls()),
+          field("system_id", &Carrier::system_id, smpp_id(1, 15), Need::required),
+      } + secret_fields(&Carrier::password) +
+          std::vector{
+              field("system_type", &Carrier::system_type, smpp_id(0, 12)),
+              field("binds", &Carrier::binds, integer(1, 64)),
+              field("window", &Carrier::window, integer(1, 65535)),
+              field("max_tps", &Carrier::max_tps, integer(1, 1'000'000), Need::required),
+              field("id_format", &Carrier::id_format, one_of<IdFormat>()),
+              field("default_alphabet", &Carrier::default_alphabet, one_of<Alphabet>()),
+              field("throttle_retries", &Carrier::throttle_retries, integer(0, 100)),
+          },
+      check_smpp_password<Carrier>};
+  return s;
+}
+
+// ------------------------------------------------------------------ routes and the rest
+
+const Section<Route>& route_section() {
+  static const Section<Route> s{{
+      field("prefix", &Route::prefix,
+            text("a string of digits",
+                 chars(0, 15, is_digit, "a route prefix (0 to 15 digits, no '+'; \"\" is the default route)")),
+            Need::required),
+      field("carriers", &Route::carriers, list_of(name(), "a route needs at least one carrier"), Need::required),
+  }};
+  return s;
+}
+
+const Section<Receipts>& receipts_section() {
+  static const Section<Receipts> s{{
+      field("id_map_ttl", &Receipts::id_map_ttl, duration(Duration{1000})),
+      field("unknown_id_retry", &Receipts::unknown_id_retry, duration()),
+  }};
+  return s;
+}
+
+const Section<Replies>& replies_section() {
+  static const Section<Replies> s{{field("default_account", &Replies::default_account, smpp_id(0, 15))}};
+  return s;
+}
+
+const Section<Log>& log_section() {
+  static const Section<Log> s{{
+      field("format", &Log::format, one_of<LogFormat>()),
+      field("level", &Log::level, one_of<LogLevel>()),
+  }};
+  return s;
+}
+
+// ------------------------------------------------------------------ checks across sections
+
+std::string item(std::string_view list, std::size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
+
+// Every item's `key` that was read without error differs from the others'.
+// Returns every name written, valid or not (a reference to an invalid one is
+// reported where it is defined, not again where it is used).
+template <class T, class Get>
+std::map<std::string, std::size_t> require_unique(Ctx& ctx, const std::vector<T>& items, std::string_view list,
+                                                  std::string_view key, Get get) {
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string path = join(item(list, i), key);
+    if (!ctx.ok(path)) {
+      if (auto text = ctx.text_at(path)) seen.emplace(*text, i);
+      continue;
+    }
+    const std::string& value = get(items[i]);
+    auto [first, fresh] = seen.emplace(value, i);
+    if (!fresh) {
+      std::string first_path = item(list, first->second);
+      ctx.error(ctx.mark_of(path), "duplicate " + std::string(key) + " '" + value + "' in " + item(list, i) +
+                                       " (already in " + first_path + " at line " +
+                                       std::to_string(ctx.mark_of(join(first_path, key)).line + 1) + ")");
+    }
+  }
+  return seen;
+}
+
+void check_references(Ctx& ctx, const Value&, Config& c) {
+  auto accounts = require_unique(ctx, c.accounts, "accounts", "system_id",
+                                 [](const Account& a) -> const std::string& { return a.system_id; });
+  auto carriers = require_unique(ctx, c.carriers, "carriers", "name",
+                                 [](const Carrier& x) -> const std::string& { return x.name; });
+  auto prefixes = require_unique(ctx, c.routes, "routes", "prefix",
+                                 [](const Route& r) -> const std::string& { return r.prefix; });
+
+  std::set<std::string> used;
+  bool routes_complete = ctx.ok("routes");
+  for (std::size_t i = 0; i < c.routes.size(); ++i) {
+    std::set<std::string> in_route;
+    routes_complete = routes_complete && ctx.ok(join(item("routes", i), "carriers"));
+    for (std::size_t j = 0; j < c.routes[i].carriers.size(); ++j) {
+      std::string path = item(join(item("routes", i), "carriers"), j);
+      const std::string& name = c.routes[i].carriers[j];
+      if (!ctx.ok(path)) continue;
+      used.insert(name);
+      if (!in_route.insert(name).second) {
+        ctx.error(ctx.mark_of(path), path + ": carrier '" + name + "' is already listed in " + item("routes", i));
+      } else if (!carriers.contains(name)) {
+        std::string known;
+        for (const auto& [n, _] : carriers) known += (known.empty() ? "" : ", ") + n;
+        ctx.error(ctx.mark_of(path), path + ": unknown carrier '" + name + "' (carriers: " + known + ")");
+      }
+    }
+  }
+
+  if (routes_complete && !c.routes.empty() && !prefixes.contains("")) {
+    ctx.warning(ctx.mark_of("routes"),
+                "routes: no default route (prefix \"\"); numbers no prefix matches are rejected with no_route_status");
+  }
+  if (routes_complete) {
+    for (const auto& [name, i] : carriers) {
+      if (!used.contains(name) && ctx.ok(join(item("carriers", i), "name"))) {
+        std::string path = join(item("carriers", i), "name");
+        ctx.warning(ctx.mark_of(path), path + ": carrier '" + name + "' is not used by any route");
+      }
+    }
+  }
+  const std::string& account = c.replies.default_account;
+  if (ctx.ok("replies.default_account") && !account.empty() && !accounts.contains(account)) {
+    ctx.error(ctx.mark_of("replies.default_account"), "replies.default_account: unknown account '" + account + "'");
+  }
+}
+
+const Section<Config>& config_section() {
+  static const Section<Config> s{
+      {
+          field("node", &Config::node, text("a node name", chars(1, 16, is_name_char,
+                                                                 "a node name (1 to 16 letters, digits, '-' or '_')")),
+                Need::required),
+          field("smpp", &Config::smpp, map_of(smpp_section()), Need::required),
+          field("redis", &Config::redis, map_of(redis_section()), Need::required),
+          field("accounts", &Config::accounts, list_of(map_of(account_section()), "at least one account is required"),
+                Need::required),
+          field("carriers", &Config::carriers, list_of(map_of(carrier_section()), "at least one carrier is required"),
+                Need::required),
+          field("routes", &Config::routes, list_of(map_of(route_section()), "at least one route is required"),
+                Need::required),
+          field("receipts", &Config::receipts, map_of(receipts_section())),
+          field("replies", &Config::replies, map_of(replies_section())),
+          field("no_route_status", &Config::no_route_status, status()),
+          field("log", &Config::log, map_of(log_section())),
+          not_yet<Config>("policy"),
+          not_yet<Config>("tickets"),
+          not_yet<Config>("admin"),
+      },
+      check_references};
+  return s;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ entry points
+
+std::string format(const Diagnostic& d) {
+  std::string out = d.file + ":";
+  if (d.line > 0) out += std::to_string(d.line) + ":" + std::to_string(d.column) + ":";
+  out += d.severity == Severity::warning ? " warning: " : " ";
+  return out + d.message;
+}
+
+std::size_t LoadResult::error_count() const {
+  return static_cast<std::size_t>(std::count_if(diagnostics.begin(), diagnostics.end(),
+                                                [](const Diagnostic& d) { return d.severity == Severity::error; }));
+}
+
+LoadResult load_config_string(std::string_view text, std::string name, const LoadOptions& options) {
+  Ctx ctx(std::move(name), options.base_dir);
+  Config config;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (docs.size() > 1) {
+      ctx.error(docs[1].Mark(), "only one YAML document is allowed; this is the second");
+    } else if (docs.empty() || docs[0].IsNull()) {
+      ctx.error(YAML::Mark(), "the file is empty; expected a map with node, smpp, redis, accounts, carriers and routes");
+    } else if (!docs[0].IsMap()) {
+      ctx.error(docs[0].Mark(), "expected a map at the top level, got " + describe(docs[0]));
+    } else {
+      Value root{docs[0], docs[0].Mark(), docs[0].Mark(), ""};
+      ctx.remember(root);
+      read_map(ctx, root, config_section(), config);
+    }
+  } catch (const YAML::Exception& e) {
+    ctx.error(e.mark, "invalid YAML: " + e.msg);
+  }
+  LoadResult r;
+  if (!ctx.has_errors()) r.config = std::move(config);
+  r.diagnostics = ctx.take_diagnostics();
+  return r;
+}
+
+LoadResult load_config_file(const std::filesystem::path& path) {
+  FileRead f = read_file(path.string(), kMaxFileSize);
+  if (!f.error.empty() || f.truncated) {
+    LoadResult r;
+    std::string why = f.truncated ? "larger than " + std::to_string(kMaxFileSize >> 20) + " MiB" : f.error;
+    r.diagnostics.push_back({path.string(), 0, 0, Severity::error, "cannot read the file: " + why});
+    return r;
+  }
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(path, ec).parent_path();
+  return load_config_string(f.data, path.string(), {ec ? path.parent_path() : dir});
+}
+
+int check_config(const std::filesystem::path& path, std::ostream& out) {
+  LoadResult r = load_config_file(path);
+  for (const Diagnostic& d : r.diagnostics) out << format(d) << '\n';
+  if (!r.ok()) return 1;
+  std::size_t warnings = r.diagnostics.size();
+  out << path.string() << ": OK (" << r.config->accounts.size() << " accounts, " << r.config->carriers.size()
+      << " carriers, " << r.config->routes.size() << " routes, " << warnings << (warnings == 1 ? " warning" : " warnings")
+      << ")\n";
+  return 0;
+}
+
+std::string redacted_yaml(const Config& config) {
+  YAML::Emitter e;
+  write_map(e, config_section(), config);
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace smsgate::config
