@@ -16,6 +16,11 @@ sed -e "s|@WORK@|$WORK|g" -e "s|@ADMIN_PORT@|$admin|" -e "s|@SMSBOX_PORT@|$smsbo
     -e "s|@SENDSMS_PORT@|$sendsms|" -e "s|@SMPP_PORT@|$(cat "$WORK/port")|" \
     "$(dirname "$0")/kannel.conf.in" > "$WORK/kannel.conf"
 start_bg bearerbox bearerbox "$WORK/kannel.conf"
+# smsbox gives up at once if bearerbox is not listening yet.
+for i in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$smsbox") 2>/dev/null && break
+  sleep 0.1
+done
 start_bg smsbox smsbox "$WORK/kannel.conf"
 
 # Wait until Kannel's SMPP link to us is online.

@@ -34,6 +34,10 @@ const session = smpp.connect({ url: `smpp://127.0.0.1:${port}` }, () => {
           dest_addr_ton: 1,
           dest_addr_npi: 1,
           registered_delivery: 1,
+          // 0: the SMSC default alphabet, which node-smpp encodes as GSM 03.38
+          // (its "ASCII" is GSM too, under data_coding 1, unlike IA5 in SMPP 3.4
+          // §5.2.19); 8: UCS-2 for the Chinese text.
+          data_coding: /[^\x00-\x7f€]/.test(texts[i % texts.length]) ? 8 : 0,
           short_message: texts[i % texts.length],
         },
         (resp) => {
