@@ -299,12 +299,16 @@ struct Session::Impl {
 
   // Awaitable form of enqueue_request (the completion is posted, so the
   // awaiting coroutine never resumes inside the session's reader).
+  // `on_reply` runs inline, where the response is read, before the awaiting
+  // coroutine resumes (a bind must change the state before the next PDU in
+  // the same read is handled).
   static asio::awaitable<Reply> await_request(Self self, Pdu pdu, std::chrono::milliseconds timeout,
-                                              bool internal) {
+                                              bool internal, std::function<void(const Reply&)> on_reply = {}) {
     Session& s = *self;
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Reply)>(
         [&](auto handler) {
-          ResponseCallback cb = [h = std::move(handler), sp = &s](Reply&& r) mutable {
+          ResponseCallback cb = [h = std::move(handler), sp = &s, f = &on_reply](Reply&& r) mutable {
+            if (*f) (*f)(r);
             asio::post(sp->executor_, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
           };
           const Sent sent = enqueue_request(s, pdu, cb, timeout, internal);
@@ -710,13 +714,16 @@ asio::awaitable<Reply> Session::bind(BindType type, Bind credentials) {
   p.command_id = bind_command(type);
   std::string system_id = credentials.system_id;
   p.body = std::move(credentials);
-  Reply r = co_await Impl::await_request(self, std::move(p), config_.response_timeout, true);
-  if (!r.error && r.pdu.command_status == status::ESME_ROK && state_ == SessionState::open) {
-    system_id_ = std::move(system_id);
-    Impl::set_state(*this, bound_state(type));
-    keepalive_timer_.cancel();
-  }
-  co_return r;
+  // Bound as soon as the bind_resp is read: a deliver_sm right behind it in
+  // the same read must find the session bound.
+  auto on_bind_resp = [this, type, &system_id](const Reply& r) {
+    if (!r.error && r.pdu.command_status == status::ESME_ROK && state_ == SessionState::open) {
+      system_id_ = system_id;
+      Impl::set_state(*this, bound_state(type));
+      keepalive_timer_.cancel();
+    }
+  };
+  co_return co_await Impl::await_request(self, std::move(p), config_.response_timeout, true, on_bind_resp);
 }
 
 asio::awaitable<Reply> Session::request(Pdu pdu) {
