@@ -22,7 +22,10 @@ inline boost::json::value run_node_pdu_tool(const boost::json::value& request) {
     throw std::runtime_error("write failed");
   }
   close(fd);
-  std::string cmd = std::string("node ") + SMSGATE_SOURCE_DIR + "/tests/interop/pdu_tool.js < " + path;
+  std::string cmd = "node ";
+  cmd += SMSGATE_SOURCE_DIR;
+  cmd += "/tests/interop/pdu_tool.js < ";
+  cmd += path;
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
