@@ -33,7 +33,8 @@ namespace smsgate::config {
 
 enum class Traffic : uint8_t { marketing, transactional };
 enum class OnRedisError : uint8_t { reject, allow };  // fail closed | fail open
-// How a carrier writes message ids in receipts compared with submit_sm_resp.
+// How a carrier writes message ids: as hex or decimal numbers (compared by
+// value), or as text (compared case-insensitively).
 enum class IdFormat : uint8_t { hex, decimal, string };
 // What data_coding 0 means to a carrier.
 enum class Alphabet : uint8_t { gsm7, ascii, latin1 };
@@ -165,10 +166,13 @@ struct Carrier {
   uint32_t binds = 1;
   uint32_t window = 64;
   uint32_t max_tps = 0;  // required
-  IdFormat id_format = IdFormat::string;
+  IdFormat id_format = IdFormat::string;       // ids in submit_sm_resp
+  std::optional<IdFormat> receipt_id_format;  // ids in receipts; nullopt: id_format
   Alphabet default_alphabet = Alphabet::gsm7;
   uint32_t throttle_retries = 3;
   bool operator==(const Carrier&) const = default;
+
+  IdFormat receipt_ids() const { return receipt_id_format.value_or(id_format); }
 };
 
 // The longest prefix of the E.164 destination (digits, no '+') wins.

@@ -192,6 +192,7 @@ const Section<Carrier>& carrier_section() {
               field("window", &Carrier::window, integer(1, 65535)),
               field("max_tps", &Carrier::max_tps, integer(1, 1'000'000), Need::required),
               field("id_format", &Carrier::id_format, one_of<IdFormat>()),
+              field("receipt_id_format", &Carrier::receipt_id_format, one_of<IdFormat>()),
               field("default_alphabet", &Carrier::default_alphabet, one_of<Alphabet>()),
               field("throttle_retries", &Carrier::throttle_retries, integer(0, 100)),
           },

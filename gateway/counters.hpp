@@ -1,0 +1,59 @@
+// Every counter the gateway keeps, in one place. Each worker has its own
+// Counters (written by its thread only; relaxed atomics so that any thread
+// may read them); Gateway::counters() adds them up. Logged at exit.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace smsgate::gateway {
+
+#define SMSGATE_GATEWAY_COUNTERS(X)                                                                         \
+  X(submit_received)          /* submit_sm from accounts */                                                 \
+  X(submit_ok)                /* answered ESME_ROK with our id */                                           \
+  X(submit_throttled)         /* over the account's max_tps: ESME_RTHROTTLED */                             \
+  X(submit_invalid_dest)      /* destination not a phone number: ESME_RINVDSTADR */                         \
+  X(submit_rejected)          /* refused by policy */                                                       \
+  X(submit_no_route)          /* no bound carrier: no_route_status */                                       \
+  X(submit_carrier_status)    /* a carrier's non-zero status passed back */                                \
+  X(submit_carrier_lost)      /* no answer from the carrier (session dropped, timeout): ESME_RSYSERR */     \
+  X(carrier_throttle_retries) /* ESME_RTHROTTLED from a carrier, sent again after a pause */                \
+  X(id_map_write_failed)      /* carrier id -> our id not stored: its receipt will be unknown */            \
+  X(last_sender_write_failed) /* recipient -> account not stored: replies go to the default account */     \
+  X(receipt_received)         /* receipts from carriers */                                                  \
+  X(receipt_unknown_id)       /* no mapping after receipts.unknown_id_retry: dropped (answered ESME_ROK) */ \
+  X(receipt_no_id)            /* a receipt without an id: dropped */                                        \
+  X(reply_received)           /* replies (MO) from carriers */                                              \
+  X(reply_no_account)         /* a reply no account takes: dropped */                                       \
+  X(delivered)                /* receipts and replies an account acknowledged */                            \
+  X(stored)                   /* receipts and replies stored for an account without a receiver bind */     \
+  X(drained)                  /* stored ones an account acknowledged later */                               \
+  X(store_failed)             /* could not store (Redis down): the carrier got ESME_RX_T_APPN */            \
+  X(redis_down_answers)       /* deliver_sm answered ESME_RX_T_APPN because Redis could not be read */
+
+enum class Counter : uint8_t {
+#define SMSGATE_X(name) name,
+  SMSGATE_GATEWAY_COUNTERS(SMSGATE_X)
+#undef SMSGATE_X
+      count_
+};
+
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(Counter::count_)> kCounterNames = {
+#define SMSGATE_X(name) #name,
+    SMSGATE_GATEWAY_COUNTERS(SMSGATE_X)
+#undef SMSGATE_X
+};
+
+struct Counters {
+  std::array<std::atomic<uint64_t>, static_cast<std::size_t>(Counter::count_)> values{};
+
+  void add(Counter c, uint64_t n = 1) {
+    auto& v = values[static_cast<std::size_t>(c)];
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // one writer
+  }
+  uint64_t get(Counter c) const { return values[static_cast<std::size_t>(c)].load(std::memory_order_relaxed); }
+};
+
+}  // namespace smsgate::gateway

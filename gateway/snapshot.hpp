@@ -1,0 +1,41 @@
+// What every worker reads on each message: accounts, carriers and routes of
+// one configuration, immutable. A reload builds a new Snapshot and posts it
+// to every worker; a worker never takes a lock to read it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "gateway/account.hpp"
+#include "gateway/carrier.hpp"
+
+namespace smsgate::gateway {
+
+struct AccountEntry {
+  config::Account config;
+  std::shared_ptr<AccountState> state;
+};
+
+struct Snapshot {
+  config::Config config;
+  std::unordered_map<std::string, AccountEntry> accounts;
+  std::unordered_map<std::string, std::shared_ptr<Carrier>> carriers;
+  // prefix -> carriers in order of preference
+  std::unordered_map<std::string, std::vector<Carrier*>> routes;
+  std::size_t longest_prefix = 0;
+
+  const AccountEntry* account(std::string_view system_id) const {
+    const auto it = accounts.find(std::string(system_id));
+    return it == accounts.end() ? nullptr : &it->second;
+  }
+
+  // The carriers of the longest route prefix of `e164`; null when no route
+  // matches (no default route).
+  const std::vector<Carrier*>* route_for(std::string_view e164) const;
+};
+
+}  // namespace smsgate::gateway

@@ -1,0 +1,289 @@
+// The submit path: submit_sm from an account -> destination to E.164 ->
+// policy -> route -> a carrier bind (on whichever worker it lives) -> the
+// carrier's submit_sm_resp -> carrier id -> our id in Redis -> submit_sm_resp
+// to the account with our id. docs/gateway.md tells the story.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "gateway/carrier_id.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/redis_keys.hpp"
+#include "gateway/verdict.hpp"
+#include "policy/number.hpp"
+#include "smpp/status.hpp"
+#include "smpp/udh.hpp"
+
+namespace smsgate::gateway {
+
+namespace status = smpp::status;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void fnv1a(uint64_t& h, std::string_view bytes) {
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+}
+
+// Non-zero for a part of a long message (UDH concatenation or sar_ TLVs): the
+// same for every part of it, so that all parts take the same carrier bind.
+uint64_t concat_hash(std::string_view account, std::string_view e164, const smpp::ShortMessage& sm) {
+  std::optional<uint16_t> ref;
+  if (sm.esm_class & smpp::kEsmUdhi) {
+    if (const auto split = smpp::parse_udh(sm.short_message)) {
+      if (const auto concat = split->udh.concat()) ref = concat->ref;
+    }
+  }
+  if (!ref) ref = sm.tlvs.sar_msg_ref_num();
+  if (!ref) return 0;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  fnv1a(h, account);
+  fnv1a(h, std::string_view("\0", 1));
+  fnv1a(h, e164);
+  const char r[2] = {static_cast<char>(*ref >> 8), static_cast<char>(*ref & 0xFF)};
+  fnv1a(h, std::string_view(r, 2));
+  return h ? h : 1;
+}
+
+// The pause before sending again what a carrier throttled: 100 ms, doubling, at most 3.2 s.
+std::chrono::milliseconds throttle_backoff(uint32_t attempt) {
+  return std::chrono::milliseconds(100) * (1u << std::min<uint32_t>(attempt - 1, 5));
+}
+
+}  // namespace
+
+void Worker::on_submit(AccountBind& bind, net::Session& session, smpp::Pdu&& pdu) {
+  counters_.add(Counter::submit_received);
+  const auto refuse = [&](uint32_t s) { session.respond(smpp::CommandId::submit_sm, pdu.sequence_number, s); };
+  const AccountEntry* account = bind.state ? snapshot_->account(bind.state->system_id) : nullptr;
+  if (!account) {  // removed by a reload; its sessions are being unbound
+    refuse(status::ESME_RBINDFAIL);
+    return;
+  }
+  if (!account->state->tps.try_acquire()) {
+    counters_.add(Counter::submit_throttled);
+    refuse(status::ESME_RTHROTTLED);
+    return;
+  }
+  auto& sm = pdu.as<smpp::ShortMessage>();
+  std::string why;
+  const auto number = policy::normalise_number(sm.dest.addr, sm.dest.ton, account->config.default_region, &why);
+  if (!number) {
+    counters_.add(Counter::submit_invalid_dest);
+    log_limited(spdlog::level::warn, "invalid_destination",
+                {{"account", account->config.system_id},
+                 {"number", policy::mask_number(sm.dest.addr)},
+                 {"ton", std::to_string(sm.dest.ton)},
+                 {"reason", why}});
+    refuse(status::ESME_RINVDSTADR);
+    return;
+  }
+  if (const Verdict v = decide(account->config.system_id, *number, sm); !v.allow) {
+    counters_.add(Counter::submit_rejected);
+    refuse(v.status);
+    return;
+  }
+
+  auto job = std::make_unique<SubmitJob>();
+  job->account_session = session.shared_from_this();
+  job->snapshot = snapshot_;
+  job->route = snapshot_->route_for(number->e164);
+  job->account = account->config.system_id;
+  job->e164 = number->e164;
+  job->source = sm.source.addr;
+  job->concat_hash = concat_hash(job->account, job->e164, sm);
+  job->origin = index_;
+  job->sequence = pdu.sequence_number;
+  // Carriers get one form of number whatever the account sent: E.164 as an
+  // international ISDN number. Everything else, TLVs included, is as received.
+  sm.dest = smpp::Address{policy::ton::international, 1, number->e164};
+  job->pdu = std::move(pdu);
+  dispatch(std::move(job));
+}
+
+// Picks the carrier (first of the route with a bound bind; after a carrier
+// throttled the message, that carrier only) and the bind, and hands the job
+// to the bind's worker.
+void Worker::dispatch(std::unique_ptr<SubmitJob> job) {
+  CarrierLink* link = nullptr;
+  if (++job->hops > 16) {  // binds keep vanishing under it: give up rather than loop
+    complete(std::move(job), status::ESME_RSYSERR);
+    return;
+  }
+  if (job->carrier) {
+    if (!job->carrier->retired.load(std::memory_order_relaxed)) {
+      link = job->carrier->pick(index_, job->concat_hash, round_robin_);
+    }
+    if (!link) {
+      complete(std::move(job), status::ESME_RTHROTTLED);
+      return;
+    }
+  } else if (job->route) {
+    for (Carrier* c : *job->route) {
+      if (c->retired.load(std::memory_order_relaxed)) continue;
+      if ((link = c->pick(index_, job->concat_hash, round_robin_))) break;
+    }
+  }
+  if (!link) {
+    counters_.add(Counter::submit_no_route);
+    const uint32_t no_route = job->snapshot->config.no_route_status;
+    complete(std::move(job), no_route);
+    return;
+  }
+  const unsigned w = link->worker;
+  run_on(w, [&gateway = gateway_, w, link, job = std::move(job)]() mutable {
+    gateway.worker(w).enqueue(*link, std::move(job));
+  });
+}
+
+// On the link's worker: send now when the window and the carrier's rate
+// allow, else queue behind the others.
+void Worker::enqueue(CarrierLink& link, std::unique_ptr<SubmitJob> job) {
+  const auto& session = link.client ? link.client->session() : nullptr;
+  if (!link.bound.load(std::memory_order_relaxed) || !session || !session->is_bound()) {
+    dispatch(std::move(job));  // lost its bind before anything was sent: pick again
+    return;
+  }
+  if (link.queue.empty() && session->writable()) {
+    const auto now = Clock::now();
+    job->ready_at = link.carrier->shaper.reserve(now);
+    if (job->ready_at <= now) {
+      send(link, std::move(job));
+      return;
+    }
+  }
+  link.queue.push_back(std::move(job));
+  if (!link.pumping) {
+    link.pumping = true;
+    asio::co_spawn(io_, pump(link.carrier->shared_from_this(), link), asio::detached);
+  }
+}
+
+// Sends the link's queue as its window and the carrier's max_tps allow.
+asio::awaitable<void> Worker::pump(std::shared_ptr<Carrier> carrier, CarrierLink& link) {
+  asio::steady_timer timer(io_);
+  while (!link.queue.empty()) {
+    const auto session = link.client ? link.client->session() : nullptr;
+    if (!link.bound.load(std::memory_order_relaxed) || !session || !session->is_bound()) {
+      auto queued = std::move(link.queue);
+      link.queue.clear();
+      for (auto& job : queued) dispatch(std::move(job));
+      break;
+    }
+    if (!session->writable()) {
+      co_await session->wait_writable();  // an error: the loop sees the session unbound
+      continue;
+    }
+    auto& front = link.queue.front();
+    const auto now = Clock::now();
+    if (front->ready_at == Clock::time_point{}) front->ready_at = carrier->shaper.reserve(now);
+    if (front->ready_at > now) {
+      timer.expires_at(front->ready_at);
+      error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    auto job = std::move(front);
+    link.queue.pop_front();
+    send(link, std::move(job));
+  }
+  link.pumping = false;
+}
+
+void Worker::send(CarrierLink& link, std::unique_ptr<SubmitJob> job) {
+  // The callback owns the job once the request is sent; try_request drops
+  // its callback uncalled when it refuses, so the job travels as a raw
+  // pointer and is taken back on refusal.
+  SubmitJob* raw = job.release();
+  const auto sent = link.client->session()->try_request(raw->pdu, [this, l = &link, raw](net::Reply&& reply) {
+    on_carrier_response(*l, std::unique_ptr<SubmitJob>(raw), std::move(reply));
+  });
+  if (sent.error) {
+    job.reset(raw);
+    job->ready_at = {};
+    link.queue.push_front(std::move(job));
+    if (!link.pumping) {
+      link.pumping = true;
+      asio::co_spawn(io_, pump(link.carrier->shared_from_this(), link), asio::detached);
+    }
+  }
+}
+
+// On the link's worker. A request without a response (the session dropped,
+// the response timed out) may or may not have reached the carrier: it is
+// answered ESME_RSYSERR and never sent again by the gateway.
+void Worker::on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> job, net::Reply&& reply) {
+  if (reply.error) {
+    counters_.add(Counter::submit_carrier_lost);
+    complete(std::move(job), status::ESME_RSYSERR);
+    return;
+  }
+  const uint32_t s = reply.pdu.command_status;
+  Carrier* carrier = link.carrier;
+  if (s == status::ESME_RTHROTTLED && job->throttled < carrier->config.throttle_retries) {
+    counters_.add(Counter::carrier_throttle_retries);
+    ++job->throttled;
+    job->carrier = carrier;
+    job->ready_at = {};
+    auto timer = std::make_shared<asio::steady_timer>(io_, throttle_backoff(job->throttled));
+    timer->async_wait([this, timer, job = std::move(job)](error_code) mutable { dispatch(std::move(job)); });
+    return;
+  }
+  if (s == status::ESME_ROK) {
+    const auto* resp = std::get_if<smpp::MessageIdResp>(&reply.pdu.body);
+    job->carrier_id = canonical_carrier_id(resp ? std::string_view(resp->message_id) : "", carrier->config.id_format);
+    job->carrier_name = carrier->name();
+  } else {
+    counters_.add(Counter::submit_carrier_status);
+  }
+  complete(std::move(job), s);
+}
+
+void Worker::complete(std::unique_ptr<SubmitJob> job, uint32_t result) {
+  job->status = result;
+  const unsigned origin = job->origin;
+  run_on(origin, [&gateway = gateway_, origin, job = std::move(job)]() mutable {
+    gateway.worker(origin).answer_submit(std::move(job));
+  });
+}
+
+// On the account's worker: the id mapping is stored before the account hears
+// of the message. A failed write still answers ESME_ROK - the carrier has
+// the message - but its receipt will not find the account (counted, logged).
+void Worker::answer_submit(std::unique_ptr<SubmitJob> job) {
+  if (job->status != status::ESME_ROK) {
+    job->account_session->respond(smpp::CommandId::submit_sm, job->sequence, job->status);
+    return;
+  }
+  const std::string our_id = ids_.next();
+  const std::string id_key = keys::id_map(job->carrier_name, job->carrier_id);
+  const std::string id_value = keys::id_map_value(our_id, job->account);
+  const std::string ttl = std::to_string(job->snapshot->config.receipts.id_map_ttl.count());
+  const std::string last_key = keys::last_sender(job->e164, job->source);
+  const std::string last_ttl = std::to_string(keys::kLastSenderTtlSeconds);
+  const std::string account = job->account;
+  redis_->command({"SET", id_key, id_value, "PX", ttl}, [this, job = std::move(job), our_id](redis::Result&& r) {
+    if (!r.ok()) {
+      counters_.add(Counter::id_map_write_failed);
+      log_limited(spdlog::level::err, "id_map_write_failed",
+                  {{"carrier", job->carrier_name},
+                   {"id", our_id},
+                   {"error", r.error ? r.error.message() : redis::to_string(r.reply)}});
+    }
+    counters_.add(Counter::submit_ok);
+    smpp::Pdu resp = net::make_response(smpp::CommandId::submit_sm, job->sequence);
+    resp.as<smpp::MessageIdResp>().message_id = our_id;
+    job->account_session->respond(resp);
+  });
+  // Same flush as the id map; nobody waits for it.
+  redis_->command({"SET", last_key, account, "EX", last_ttl}, [this](redis::Result&& r) {
+    if (!r.ok()) counters_.add(Counter::last_sender_write_failed);
+  });
+}
+
+}  // namespace smsgate::gateway

@@ -1,0 +1,130 @@
+// One gateway thread: an io_context, a Redis connection, the account
+// sessions and carrier binds placed on it, and the current Snapshot.
+//
+// A submit_sm is handled on the worker of the account session that sent it.
+// When the carrier bind that takes it lives on another worker, the SubmitJob
+// is posted there and its outcome posted back. A receipt or reply is handled
+// on the worker of the carrier bind that brought it and posted to a worker
+// with a receiver bind of its account. Nothing a worker owns is touched by
+// another thread; what workers share (AccountState, Carrier) is atomics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "gateway/account.hpp"
+#include "gateway/carrier.hpp"
+#include "gateway/counters.hpp"
+#include "gateway/log.hpp"
+#include "gateway/message_id.hpp"
+#include "gateway/snapshot.hpp"
+#include "redis/client.hpp"
+#include "smpp/net/session.hpp"
+
+namespace smsgate::gateway {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+class Gateway;
+
+// A receipt or reply on its way to an account, and the carrier deliver_sm
+// to answer once the account has it (or it is stored).
+struct Delivery {
+  std::string account;
+  smpp::Pdu pdu;                                  // the deliver_sm for the account
+  std::shared_ptr<net::Session> carrier_session;  // null for a stored one being drained
+  unsigned carrier_worker = 0;
+  uint32_t carrier_sequence = 0;
+};
+
+class Worker {
+ public:
+  Worker(Gateway& gateway, unsigned index, const config::Config& config);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the thread and the Redis connection.
+  void start(std::shared_ptr<const Snapshot> snapshot);
+  // Stops Redis and the io_context; joins the thread.
+  void stop();
+
+  unsigned index() const { return index_; }
+  asio::io_context& io() { return io_; }
+  const Counters& counters() const { return counters_; }
+
+  // ---- called on this worker (posted by the Gateway)
+  // Takes a new configuration; unbinds sessions of accounts it removed.
+  void install(std::shared_ptr<const Snapshot> snapshot);
+  // The server's session handler for a connection placed on this worker.
+  void adopt_account_session(const std::shared_ptr<net::Session>& session);
+  // Creates and starts the Client of a carrier link placed here.
+  void start_link(CarrierLink& link);
+  // Unbinds a link (carrier removed or changed, shutdown).
+  asio::awaitable<void> stop_link(std::shared_ptr<Carrier> carrier, CarrierLink& link);
+  // Unbinds every account session here (shutdown).
+  asio::awaitable<void> unbind_accounts();
+
+ private:
+  // ---- account binds (worker.cpp)
+  asio::awaitable<uint32_t> authenticate(std::shared_ptr<AccountBind> bind, net::BindRequest request);
+  void on_account_event(const std::shared_ptr<AccountBind>& bind, net::Session& session,
+                        const net::SessionEvent& event);
+  void on_account_request(AccountBind& bind, net::Session& session, smpp::Pdu&& pdu);
+  void forget_bind(const std::shared_ptr<AccountBind>& bind);
+  // A bound receiver/transceiver session of `account` on this worker, or null.
+  std::shared_ptr<AccountBind> local_receiver(const std::string& account);
+
+  // ---- submit path (submit_path.cpp)
+  void on_submit(AccountBind& bind, net::Session& session, smpp::Pdu&& pdu);
+  void dispatch(std::unique_ptr<SubmitJob> job);
+  void enqueue(CarrierLink& link, std::unique_ptr<SubmitJob> job);
+  void send(CarrierLink& link, std::unique_ptr<SubmitJob> job);
+  asio::awaitable<void> pump(std::shared_ptr<Carrier> carrier, CarrierLink& link);
+  void on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> job, net::Reply&& reply);
+  void complete(std::unique_ptr<SubmitJob> job, uint32_t status);
+  void answer_submit(std::unique_ptr<SubmitJob> job);
+
+  // ---- receipts and replies (deliver_path.cpp)
+  void on_carrier_request(Carrier& carrier, net::Session& session, smpp::Pdu&& pdu);
+  asio::awaitable<void> route_receipt(std::shared_ptr<Carrier> carrier, std::shared_ptr<net::Session> session,
+                                      smpp::Pdu pdu);
+  asio::awaitable<void> route_reply(std::shared_ptr<net::Session> session, smpp::Pdu pdu);
+  // may_post: false when already posted here by another worker (no ping-pong).
+  void deliver(std::unique_ptr<Delivery> delivery, bool may_post = true);
+  asio::awaitable<void> hand_over(std::shared_ptr<AccountBind> bind, std::unique_ptr<Delivery> delivery);
+  void store(std::unique_ptr<Delivery> delivery);
+  void answer_carrier(const Delivery& delivery, uint32_t status);
+  asio::awaitable<void> drain_pending(std::shared_ptr<AccountBind> bind);
+  void drain_soon(const std::string& account);
+
+  // Sends `f` to run on worker `w` (at once when it is this one).
+  template <class F>
+  void run_on(unsigned w, F&& f);
+  // A per-message problem worth a log line, within the LogBudget.
+  void log_limited(spdlog::level::level_enum level, std::string_view event, std::initializer_list<LogField> fields);
+
+  Gateway& gateway_;
+  const unsigned index_;
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::shared_ptr<redis::Client> redis_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  MessageIdIssuer ids_;
+  Counters counters_;
+  LogBudget log_budget_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<AccountBind>>> binds_;  // by account
+  uint32_t round_robin_ = 0;
+};
+
+}  // namespace smsgate::gateway
