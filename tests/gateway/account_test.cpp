@@ -113,8 +113,8 @@ TEST(Pending, AnEntryStaysUntilTheAccountAcknowledgesIt) {
     EXPECT_TRUE((co_await tx->submit("8613800138000")).ok());
     EXPECT_TRUE(eventually([&] { return pending_count(t.redis) == 1; }));
     // A receiver that refuses it: it stays stored.
-    auto refusing = co_await Esme::bind(t.port(), "acme", "secret1", net::BindType::receiver);
-    refusing->deliver_status = status::ESME_RX_T_APPN;
+    auto refusing =
+        co_await Esme::bind(t.port(), "acme", "secret1", net::BindType::receiver, status::ESME_RX_T_APPN);
     EXPECT_TRUE(co_await refusing->wait_received(1));
     co_await refusing->unbind();
     EXPECT_EQ(pending_count(t.redis), 1);

@@ -486,8 +486,11 @@ class Esme {
     std::chrono::milliseconds took{0};
   };
 
+  // `deliver_status` answers every deliver_sm from the first one on: a
+  // pending one can arrive in the same read as the bind_resp.
   static asio::awaitable<BindResult> try_bind(uint16_t port, std::string system_id, std::string password,
-                                              net::BindType type = net::BindType::transceiver, bool tls = false) {
+                                              net::BindType type = net::BindType::transceiver, bool tls = false,
+                                              uint32_t deliver_status = status::ESME_ROK) {
     auto ex = co_await asio::this_coro::executor;
     net::ConnectOptions options;
     options.host = "127.0.0.1";
@@ -505,6 +508,7 @@ class Esme {
     sc.window = 512;
     sc.response_timeout = 10s;
     auto esme = std::shared_ptr<Esme>(new Esme(ex));
+    esme->deliver_status = deliver_status;
     esme->session_ = net::Session::create(std::move(stream), sc);
     std::weak_ptr<Esme> weak = esme;
     esme->session_->set_request_handler([weak](net::Session& s, smpp::Pdu&& pdu) {
@@ -533,8 +537,9 @@ class Esme {
   // Binds or fails the test (the coroutine throws).
   static asio::awaitable<std::shared_ptr<Esme>> bind(uint16_t port, std::string system_id = "acme",
                                                      std::string password = "secret1",
-                                                     net::BindType type = net::BindType::transceiver) {
-    auto r = co_await try_bind(port, system_id, password, type);
+                                                     net::BindType type = net::BindType::transceiver,
+                                                     uint32_t deliver_status = status::ESME_ROK) {
+    auto r = co_await try_bind(port, system_id, password, type, false, deliver_status);
     if (!r.esme) throw std::runtime_error("bind failed: " + status::status_name(r.status));
     co_return r.esme;
   }
