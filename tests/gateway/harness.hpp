@@ -41,6 +41,8 @@
 
 #include <boost/asio.hpp>
 
+#include "tests/support/run_coroutine.hpp"
+
 #include "smpp/net/session.hpp"
 #include "smpp/net/stream.hpp"
 #include "smpp/receipt.hpp"
@@ -449,23 +451,10 @@ inline std::vector<std::string> sorted(std::vector<std::string> v) {
 // finish within `limit`.
 template <class Make>
 void run(asio::io_context& io, Make make, std::chrono::milliseconds limit = 10000ms) {
-  bool done = false;
-  std::exception_ptr error;
-  asio::co_spawn(io, make(), [&](std::exception_ptr e) {
-    done = true;
-    error = e;
-  });
-  const auto deadline = Clock::now() + limit;
-  io.restart();
-  while (!done && Clock::now() < deadline) io.run_one_until(deadline);
-  ASSERT_TRUE(done) << "test coroutine did not finish within " << limit.count() << " ms";
-  if (error) std::rethrow_exception(error);
+  smsgate::test::run_coroutine(io, std::move(make), limit);
 }
 
-inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
+using smsgate::test::sleep_for;
 
 // Runs a blocking call (an HTTP request to the simulator that waits for
 // smsgate, which waits for this test's ESME) on a thread of its own.

@@ -12,6 +12,8 @@
 
 #include <boost/asio.hpp>
 
+#include "tests/support/run_coroutine.hpp"
+
 #include "smpp/codec.hpp"
 #include "smpp/net/server.hpp"
 #include "smpp/net/session.hpp"
@@ -34,23 +36,10 @@ using Clock = std::chrono::steady_clock;
 // when it does not finish within `limit`.
 template <class Make>
 void run(asio::io_context& io, Make make, std::chrono::milliseconds limit = 5000ms) {
-  bool done = false;
-  std::exception_ptr error;
-  asio::co_spawn(io, make(), [&](std::exception_ptr e) {
-    done = true;
-    error = e;
-  });
-  const auto deadline = Clock::now() + limit;
-  io.restart();
-  while (!done && Clock::now() < deadline) io.run_one_until(deadline);
-  ASSERT_TRUE(done) << "test coroutine did not finish within " << limit.count() << " ms";
-  if (error) std::rethrow_exception(error);
+  smsgate::test::run_coroutine(io, std::move(make), limit);
 }
 
-inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
+using smsgate::test::sleep_for;
 
 // Counts events; a coroutine waits until a count is reached (no polling).
 class Counter {
