@@ -102,6 +102,9 @@ TEST(Pending, ReceiptsAndRepliesWaitForAReceiverBindThenFlowInOrder) {
     if (rx->received.size() == 6u) {
       EXPECT_EQ(rx->received.back().as<smpp::ShortMessage>().short_message, "STOP");
     }
+    // Unbinding sends our deliver_sm_resps first: leaving without it could
+    // drop them unsent, and then the entries rightly stay.
+    co_await rx->unbind();
   });
   EXPECT_TRUE(eventually([&] { return pending_count(t.redis) == 0; }));
 }
@@ -120,6 +123,7 @@ TEST(Pending, AnEntryStaysUntilTheAccountAcknowledgesIt) {
     EXPECT_EQ(pending_count(t.redis), 1);
     auto rx = co_await Esme::bind(t.port(), "acme", "secret1", net::BindType::receiver);
     EXPECT_TRUE(co_await rx->wait_received(1));
+    co_await rx->unbind();  // flushes the deliver_sm_resp
   });
   EXPECT_TRUE(eventually([&] { return pending_count(t.redis) == 0; }));
 }
