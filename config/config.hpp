@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "config/values.hpp"
+#include "policy/rules.hpp"
 
 namespace smsgate::config {
 
@@ -40,6 +41,9 @@ enum class IdFormat : uint8_t { hex, decimal, string };
 enum class Alphabet : uint8_t { gsm7, ascii, latin1 };
 enum class LogFormat : uint8_t { text, json };
 enum class LogLevel : uint8_t { trace, debug, info, warn, error };
+enum class QuietAction : uint8_t { defer, reject };
+// Whether transactional accounts are held to opt-outs.
+enum class TransactionalOptOut : uint8_t { enforce, skip };
 
 // The words the file uses for each enum, in the order documented.
 template <class E>
@@ -63,6 +67,30 @@ template <>
 struct Names<Alphabet> {
   static constexpr std::pair<std::string_view, Alphabet> list[] = {
       {"gsm7", Alphabet::gsm7}, {"ascii", Alphabet::ascii}, {"latin1", Alphabet::latin1}};
+};
+template <>
+struct Names<policy::OptOutScope> {
+  static constexpr std::pair<std::string_view, policy::OptOutScope> list[] = {
+      {"global", policy::OptOutScope::global},
+      {"account", policy::OptOutScope::account},
+      {"source", policy::OptOutScope::source}};
+};
+template <>
+struct Names<policy::CapScope> {
+  static constexpr std::pair<std::string_view, policy::CapScope> list[] = {
+      {"recipient", policy::CapScope::recipient},
+      {"recipient+account", policy::CapScope::recipient_account},
+      {"recipient+source", policy::CapScope::recipient_source}};
+};
+template <>
+struct Names<QuietAction> {
+  static constexpr std::pair<std::string_view, QuietAction> list[] = {
+      {"defer", QuietAction::defer}, {"reject", QuietAction::reject}};
+};
+template <>
+struct Names<TransactionalOptOut> {
+  static constexpr std::pair<std::string_view, TransactionalOptOut> list[] = {
+      {"enforce", TransactionalOptOut::enforce}, {"skip", TransactionalOptOut::skip}};
 };
 template <>
 struct Names<LogFormat> {
@@ -193,6 +221,59 @@ struct Replies {
   bool operator==(const Replies&) const = default;
 };
 
+// ------------------------------------------------------------------ policy
+// The file's policy: section (docs/configuration.md, "policy"). Values are
+// checked here (windows, days, dates, regions, zone names); the gateway
+// turns them into policy:: rules.
+
+
+struct QuietHours {
+  std::string name;                      // unique, [A-Za-z0-9_.-]
+  std::vector<std::string> regions{"*"}; // ISO 3166 alpha-2 as libphonenumber knows them (upper case), or "*"
+  std::string allow = "08:00-21:00";     // "HH:MM[:SS]-HH:MM[:SS]", local time
+  std::vector<std::string> days{"mon", "tue", "wed", "thu", "fri", "sat", "sun"};  // lower-case three-letter names
+  std::vector<std::string> holidays;     // "YYYY-MM-DD", local dates with nothing allowed
+  QuietAction action = QuietAction::defer;
+  Duration max_defer{24LL * 3600 * 1000};
+  bool operator==(const QuietHours&) const = default;
+};
+
+struct PolicyStatuses {
+  uint32_t opted_out = 0x401;
+  uint32_t frequency_cap = 0x402;
+  uint32_t quiet_hours = 0x403;
+  bool operator==(const PolicyStatuses&) const = default;
+};
+
+struct Defer {
+  Duration ramp{30LL * 60 * 1000};  // releases spread over this long after a window opens; 0: all at once
+  Duration poll_interval{1'000};    // how often each node's scheduler looks for due messages
+  uint32_t batch = 200;             // messages taken per look
+  Duration lease{60'000};           // a taken message not finished by then is released again
+  bool operator==(const Defer&) const = default;
+};
+
+struct History {
+  uint32_t keep = 20;                        // last N messages per recipient; 0: none
+  Duration ttl{90LL * 24 * 3600 * 1000};
+  bool text = false;                         // keep the text itself, not only its hash
+  bool operator==(const History&) const = default;
+};
+
+struct Policy {
+  bool enabled = false;  // the section is present; without it nothing is checked
+  policy::OptOutScope opt_out_scope = policy::OptOutScope::global;
+  TransactionalOptOut transactional_opt_out = TransactionalOptOut::enforce;
+  Duration audit_retention{180LL * 24 * 3600 * 1000};  // at least 180d
+  std::vector<policy::CapRule> frequency_caps;
+  std::vector<QuietHours> quiet_hours;
+  std::vector<std::pair<std::string, std::string>> timezones;  // E.164 prefix digits -> IANA zone, file order
+  PolicyStatuses statuses;
+  Defer defer;
+  History history;
+  bool operator==(const Policy&) const = default;
+};
+
 struct Log {
   LogFormat format = LogFormat::text;
   LogLevel level = LogLevel::info;
@@ -209,6 +290,7 @@ struct Config {
   Receipts receipts;
   Replies replies;
   uint32_t no_route_status = 0x08;  // ESME_RSYSERR
+  Policy policy;
   Log log;
   bool operator==(const Config&) const = default;
 };
