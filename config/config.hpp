@@ -2,7 +2,9 @@
 //
 // This library knows the file's shape and each value's rules (ranges,
 // formats, references between sections); it knows nothing about how the
-// values are used. Standard library and yaml-cpp only.
+// values are used. Standard library and yaml-cpp only, but for the policy
+// section's checks (config/policy_values.cpp: smsgate_policy, libphonenumber's
+// regions, the tz database's zone names).
 //
 //   auto r = smsgate::config::load_config_file("/etc/smsgate/smsgate.yaml");
 //   for (const auto& d : r.diagnostics) std::cerr << format(d) << '\n';

@@ -1,11 +1,13 @@
 // The file's shape: one Section per map, in the order docs/configuration.md
 // documents them, then the checks that span sections (unique names,
 // references), then the public entry points.
+#include <cctype>
 #include <map>
 #include <ostream>
 #include <set>
 
 #include "config/config.hpp"
+#include "config/policy_values.hpp"
 #include "config/schema.hpp"
 
 namespace smsgate::config {
@@ -41,6 +43,35 @@ Codec<std::string> smpp_id(std::size_t min, std::size_t max) {
 
 Codec<std::string> name() {
   return text("a name", chars(1, 32, is_name_char, "a name (1 to 32 letters, digits, '-' or '_')"));
+}
+
+// ------------------------------------------------------------------ lists
+
+std::string item(std::string_view list, std::size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
+
+// Every item's `key` that was read without error differs from the others'.
+// Returns every name written, valid or not (a reference to an invalid one is
+// reported where it is defined, not again where it is used).
+template <class T, class Get>
+std::map<std::string, std::size_t> require_unique(Ctx& ctx, const std::vector<T>& items, std::string_view list,
+                                                  std::string_view key, Get get) {
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string path = join(item(list, i), key);
+    if (!ctx.ok(path)) {
+      if (auto text = ctx.text_at(path)) seen.emplace(*text, i);
+      continue;
+    }
+    const std::string& value = get(items[i]);
+    auto [first, fresh] = seen.emplace(value, i);
+    if (!fresh) {
+      std::string first_path = item(list, first->second);
+      ctx.error(ctx.mark_of(path), "duplicate " + std::string(key) + " '" + value + "' in " + item(list, i) +
+                                       " (already in " + first_path + " at line " +
+                                       std::to_string(ctx.mark_of(join(first_path, key)).line + 1) + ")");
+    }
+  }
+  return seen;
 }
 
 // ------------------------------------------------------------------ smpp
@@ -234,34 +265,257 @@ const Section<Log>& log_section() {
   return s;
 }
 
-// ------------------------------------------------------------------ checks across sections
+// ------------------------------------------------------------------ policy
 
-std::string item(std::string_view list, std::size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
+constexpr uint32_t kVendorStatusFirst = 0x400, kVendorStatusLast = 0x4FF;
 
-// Every item's `key` that was read without error differs from the others'.
-// Returns every name written, valid or not (a reference to an invalid one is
-// reported where it is defined, not again where it is used).
-template <class T, class Get>
-std::map<std::string, std::size_t> require_unique(Ctx& ctx, const std::vector<T>& items, std::string_view list,
-                                                  std::string_view key, Get get) {
+bool is_rule_name_char(char c) { return is_name_char(c) || c == '.'; }
+
+// Cap and quiet-hours rule names; a cap's is part of its Redis key.
+Codec<std::string> rule_name() {
+  return text("a name", chars(1, 32, is_rule_name_char, "a rule name (1 to 32 letters, digits, '-', '_' or '.')"));
+}
+
+// Each item of the list at `list` read without error differs from the
+// earlier ones (`values` as stored; the message quotes the text written).
+void require_distinct(Ctx& ctx, const std::vector<std::string>& values, const std::string& list, std::string_view what) {
   std::map<std::string, std::size_t> seen;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string path = join(item(list, i), key);
-    if (!ctx.ok(path)) {
-      if (auto text = ctx.text_at(path)) seen.emplace(*text, i);
-      continue;
-    }
-    const std::string& value = get(items[i]);
-    auto [first, fresh] = seen.emplace(value, i);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string path = item(list, i);
+    if (!ctx.ok(path)) continue;
+    auto [first, fresh] = seen.emplace(values[i], i);
     if (!fresh) {
-      std::string first_path = item(list, first->second);
-      ctx.error(ctx.mark_of(path), "duplicate " + std::string(key) + " '" + value + "' in " + item(list, i) +
-                                       " (already in " + first_path + " at line " +
-                                       std::to_string(ctx.mark_of(join(first_path, key)).line + 1) + ")");
+      std::string short_list = list.substr(list.rfind('.') + 1);
+      ctx.error(ctx.mark_of(path), path + ": duplicate " + std::string(what) + " '" +
+                                       ctx.text_at(path).value_or(values[i]) + "' (already in " +
+                                       item(short_list, first->second) + ")");
     }
   }
-  return seen;
 }
+
+const Section<Policy>& opt_out_section() {
+  static const Section<Policy> s{{
+      field("scope", &Policy::opt_out_scope, one_of<policy::OptOutScope>()),
+      field("transactional", &Policy::transactional_opt_out, one_of<TransactionalOptOut>()),
+      field("audit_retention", &Policy::audit_retention,
+            duration(Duration{180LL * 24 * 3600 * 1000}, Duration{3650LL * 24 * 3600 * 1000})),
+  }};
+  return s;
+}
+
+const Section<policy::CapRule>& cap_section() {
+  static const Section<policy::CapRule> s{{
+      field("name", &policy::CapRule::name, rule_name(), Need::required),
+      field("per", &policy::CapRule::per, one_of<policy::CapScope>()),
+      field("limit", &policy::CapRule::limit, integer(1, 1'000'000), Need::required),
+      field("window", &policy::CapRule::window, duration(Duration{1}), Need::required),
+  }};
+  return s;
+}
+
+Codec<std::string> region_or_any() {
+  return text("a region code", [](const std::string& r) -> std::string {
+    if (r == "*" || policy_values::is_phone_region(r)) return "";
+    std::string upper = r;
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (upper != r && policy_values::is_phone_region(upper)) {
+      return "'" + r + "' is not a region code; write '" + upper + "'";
+    }
+    return "'" + r +
+           "' is not a region libphonenumber knows (ISO 3166-1 alpha-2 such as CN, GB, US; \"*\" for every region)";
+  });
+}
+
+Codec<std::string> weekday() {
+  return from_text<std::string>(
+      "a day of the week (mon, tue, wed, thu, fri, sat, sun)",
+      [](std::string_view text) {
+        auto day = policy_values::weekday(text);
+        return day ? Parsed<std::string>(*day)
+                   : Parsed<std::string>::fail("'" + std::string(text) +
+                                               "' is not a day of the week (mon, tue, wed, thu, fri, sat, sun)");
+      },
+      [](const std::string& day) { return day; });
+}
+
+void check_quiet_hours(Ctx& ctx, const Value& map, QuietHours& q) {
+  const std::string regions = join(map.path, "regions");
+  require_distinct(ctx, q.regions, regions, "region");
+  if (q.regions.size() > 1) {
+    for (std::size_t i = 0; i < q.regions.size(); ++i) {
+      std::string path = item(regions, i);
+      if (ctx.ok(path) && q.regions[i] == "*") {
+        ctx.warning(ctx.mark_of(path), path + ": \"*\" already matches every region; the others add nothing");
+      }
+    }
+  }
+  require_distinct(ctx, q.days, join(map.path, "days"), "day");
+  require_distinct(ctx, q.holidays, join(map.path, "holidays"), "holiday");
+}
+
+const Section<QuietHours>& quiet_hours_section() {
+  static const Section<QuietHours> s{
+      {
+          field("name", &QuietHours::name, rule_name(), Need::required),
+          field("regions", &QuietHours::regions,
+                list_of(region_or_any(), "at least one region is required (\"*\" for every region)")),
+          field("allow", &QuietHours::allow,
+                text("a time window such as 08:00-21:00",
+                     [](const std::string& w) -> std::string {
+                       return policy_values::is_window(w)
+                                  ? ""
+                                  : "'" + w +
+                                        "' is not a time window (HH:MM-HH:MM or HH:MM:SS-HH:MM:SS, local time, "
+                                        "00:00 to 24:00, e.g. 08:00-21:00)";
+                     })),
+          field("days", &QuietHours::days, list_of(weekday(), "at least one day is required")),
+          field("holidays", &QuietHours::holidays,
+                list_of(text("a date such as 2026-12-25",
+                             [](const std::string& d) -> std::string {
+                               return policy_values::is_date(d) ? "" : "'" + d + "' is not a date (YYYY-MM-DD)";
+                             }))),
+          field("action", &QuietHours::action, one_of<QuietAction>()),
+          field("max_defer", &QuietHours::max_defer, duration(Duration{1000})),
+      },
+      check_quiet_hours};
+  return s;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// A zone name spelled the same but for case, or a near one; or "".
+std::string nearest_zone(const std::string& name) {
+  const std::vector<std::string>& zones = policy_values::zone_names();
+  for (const std::string& zone : zones) {
+    if (lower(zone) == lower(name)) return zone;
+  }
+  return nearest(name, std::vector<std::string_view>(zones.begin(), zones.end()));
+}
+
+// "E.164 prefix: IANA zone" pairs, in file order.
+Codec<std::vector<std::pair<std::string, std::string>>> zone_overrides() {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  return {[](Ctx& ctx, const Value& v) -> std::optional<Pairs> {
+            if (!v.node.IsMap()) {
+              ctx.fail(v, "expected a map of E.164 prefix to time zone (\"86\": Asia/Shanghai), got " + describe(v.node));
+              return std::nullopt;
+            }
+            Pairs out;
+            for (const Entry& e : entries_of(ctx, v)) {
+              bool prefix_ok = !e.key.empty() && e.key.size() <= 15 && std::all_of(e.key.begin(), e.key.end(), is_digit);
+              if (!prefix_ok) {
+                ctx.error(e.key_node.Mark(), v.path + ": '" + e.key +
+                                                 "' is not an E.164 prefix (1 to 15 digits, country code first, no '+')");
+              }
+              YAML::Mark at = e.value.IsNull() || e.value.Mark().line < 0 ? e.key_node.Mark() : e.value.Mark();
+              Value child{e.value, at, e.key_node.Mark(), join(v.path, e.key)};
+              ctx.remember(child);
+              auto zone = scalar(ctx, child, "an IANA time zone name such as Asia/Shanghai");
+              if (!zone) continue;
+              if (policy_values::zone_problem(*zone)) {
+                std::string guess = nearest_zone(*zone);
+                ctx.fail(child, "unknown time zone '" + *zone + "' (an IANA name such as Asia/Shanghai" +
+                                    (guess.empty() ? ")" : "; did you mean '" + guess + "'?)"));
+                continue;
+              }
+              if (prefix_ok) out.emplace_back(e.key, *zone);
+            }
+            return out;
+          },
+          [](YAML::Emitter& e, const Pairs& pairs) {
+            e << YAML::BeginMap;
+            for (const auto& [prefix, zone] : pairs) e << YAML::Key << YAML::DoubleQuoted << prefix << YAML::Value << zone;
+            e << YAML::EndMap;
+          }};
+}
+
+// A status the gateway answers with; outside the vendor-specific range is
+// allowed, with a warning.
+Codec<uint32_t> policy_status() {
+  Codec<uint32_t> c = status();
+  c.read = [read = c.read](Ctx& ctx, const Value& v) -> std::optional<uint32_t> {
+    auto st = read(ctx, v);
+    if (st && (*st < kVendorStatusFirst || *st > kVendorStatusLast)) {
+      ctx.warning(v.mark, v.path + ": " + format_status(*st) + " is outside the vendor-specific range " +
+                              format_status(kVendorStatusFirst) + "-" + format_status(kVendorStatusLast) +
+                              "; platforms may take it for a standard SMPP error");
+    }
+    return st;
+  };
+  return c;
+}
+
+const Section<PolicyStatuses>& statuses_section() {
+  static const Section<PolicyStatuses> s{{
+      field("opted_out", &PolicyStatuses::opted_out, policy_status()),
+      field("frequency_cap", &PolicyStatuses::frequency_cap, policy_status()),
+      field("quiet_hours", &PolicyStatuses::quiet_hours, policy_status()),
+  }};
+  return s;
+}
+
+const Section<Defer>& defer_section() {
+  static const Section<Defer> s{{
+      field("ramp", &Defer::ramp, duration()),
+      field("poll_interval", &Defer::poll_interval, duration(Duration{10}, Duration{60'000})),
+      field("batch", &Defer::batch, integer(1, 10'000)),
+      field("lease", &Defer::lease, duration(Duration{1000})),
+  }};
+  return s;
+}
+
+const Section<History>& history_section() {
+  static const Section<History> s{{
+      field("keep", &History::keep, integer(0, 1000)),
+      field("ttl", &History::ttl, duration(Duration{1})),
+      field("text", &History::text, boolean()),
+  }};
+  return s;
+}
+
+void check_policy(Ctx& ctx, const Value& map, Policy& p) {
+  require_unique(ctx, p.frequency_caps, join(map.path, "frequency_caps"), "name",
+                 [](const policy::CapRule& c) -> const std::string& { return c.name; });
+  require_unique(ctx, p.quiet_hours, join(map.path, "quiet_hours"), "name",
+                 [](const QuietHours& q) -> const std::string& { return q.name; });
+}
+
+const Section<Policy>& policy_section() {
+  static const Section<Policy> s{
+      {
+          nested("opt_out", opt_out_section()),
+          field("frequency_caps", &Policy::frequency_caps, list_of(map_of(cap_section()))),
+          field("quiet_hours", &Policy::quiet_hours, list_of(map_of(quiet_hours_section()))),
+          field("timezones", &Policy::timezones, zone_overrides()),
+          field("statuses", &Policy::statuses, map_of(statuses_section())),
+          field("defer", &Policy::defer, map_of(defer_section())),
+          field("history", &Policy::history, map_of(history_section())),
+      },
+      check_policy};
+  return s;
+}
+
+// The section's presence turns the policy on (even `policy: {}`); it is
+// written back only when on.
+Field<Config> policy_field() {
+  Codec<Policy> codec = map_of(policy_section());
+  codec.read = [read = codec.read](Ctx& ctx, const Value& v) -> std::optional<Policy> {
+    auto p = read(ctx, v);
+    if (p) p->enabled = true;
+    return p;
+  };
+  Field<Config> f = field("policy", &Config::policy, codec);
+  f.write = [write = f.write](YAML::Emitter& e, const Config& c) {
+    if (c.policy.enabled) write(e, c);
+  };
+  return f;
+}
+
+// ------------------------------------------------------------------ checks across sections
 
 void check_references(Ctx& ctx, const Value&, Config& c) {
   auto accounts = require_unique(ctx, c.accounts, "accounts", "system_id",
@@ -326,8 +580,8 @@ const Section<Config>& config_section() {
           field("receipts", &Config::receipts, map_of(receipts_section())),
           field("replies", &Config::replies, map_of(replies_section())),
           field("no_route_status", &Config::no_route_status, status()),
+          policy_field(),
           field("log", &Config::log, map_of(log_section())),
-          not_yet<Config>("policy"),
           not_yet<Config>("tickets"),
           not_yet<Config>("admin"),
       },

@@ -233,12 +233,13 @@ Codec<bool> boolean() {
           [](YAML::Emitter& e, const bool& b) { e << b; }};
 }
 
-Codec<Duration> duration(Duration min) {
-  return from_text<Duration>("a duration such as 500ms, 2s, 30m, 24h or 7d", parse_duration, format_duration,
-                             [min](const Duration& d, const std::string& text) {
-                               return d < min ? "must be at least " + format_duration(min) + ", got '" + text + "'"
-                                              : std::string();
-                             });
+Codec<Duration> duration(Duration min, Duration max) {
+  return from_text<Duration>(
+      "a duration such as 500ms, 2s, 30m, 24h or 7d",
+      [max](std::string_view text) { return parse_duration_at_most(text, max); }, format_duration,
+      [min](const Duration& d, const std::string& text) {
+        return d < min ? "must be at least " + format_duration(min) + ", got '" + text + "'" : std::string();
+      });
 }
 
 Codec<uint32_t> status() {

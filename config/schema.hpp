@@ -146,7 +146,8 @@ Codec<T> from_text(std::string expected, std::function<Parsed<T>(std::string_vie
 Codec<std::string> text(std::string_view expected, std::function<std::string(const std::string&)> validate = {});
 Codec<uint32_t> integer(uint32_t min, uint32_t max);
 Codec<bool> boolean();
-Codec<Duration> duration(Duration min = Duration{0});
+// From `min` to `max` (longer than 365d only where `max` allows it).
+Codec<Duration> duration(Duration min = Duration{0}, Duration max = kMaxDuration);
 Codec<uint32_t> status();
 Codec<HostPort> host_port();
 Codec<RedisAddress> redis_address();
@@ -285,6 +286,22 @@ std::vector<Field<S>> secret_fields(Secret S::*member) {
 
 // The fields of a member struct written flat in this map (smpp: window, ...
 // fill Smpp::session).
+// A map under `key` whose fields fill S itself (policy: opt_out: scope ...
+// fills Policy::opt_out_scope); the other way round from flatten. Optional;
+// always written. The section must outlive the field.
+template <class S>
+Field<S> nested(std::string key, const Section<S>& section) {
+  return {key, false,
+          [&section](Ctx& ctx, const Value& v, S& s) {
+            if (!v.node.IsMap()) return ctx.fail(v, "expected a map, got " + describe(v.node));
+            read_map(ctx, v, section, s);
+          },
+          [key, &section](YAML::Emitter& e, const S& s) {
+            e << YAML::Key << key << YAML::Value;
+            write_map(e, section, s);
+          }};
+}
+
 template <class S, class Sub>
 std::vector<Field<S>> flatten(Sub S::*member, const std::vector<Field<Sub>>& fields) {
   std::vector<Field<S>> out;

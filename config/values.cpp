@@ -28,7 +28,6 @@ struct Unit {
   int64_t ms;
 };
 constexpr Unit kUnits[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
-constexpr int64_t kMaxDurationMs = 365LL * 86'400'000;
 
 std::optional<std::array<uint8_t, 4>> parse_v4(std::string_view s) {
   std::array<uint8_t, 4> out{};
@@ -127,7 +126,9 @@ constexpr std::string_view kRegions =
 
 // ------------------------------------------------------------------ durations
 
-Parsed<Duration> parse_duration(std::string_view text) {
+Parsed<Duration> parse_duration(std::string_view text) { return parse_duration_at_most(text, kMaxDuration); }
+
+Parsed<Duration> parse_duration_at_most(std::string_view text, Duration max) {
   const std::string hint = " (an integer and a unit: ms, s, m, h or d, e.g. 500ms, 2s, 24h)";
   if (text == "0") return Duration{0};
   size_t digits = 0;
@@ -141,8 +142,8 @@ Parsed<Duration> parse_duration(std::string_view text) {
     return Parsed<Duration>::fail(word ? "unknown unit " + quoted(unit) + " in " + quoted(text) + hint
                                        : "bad duration " + quoted(text) + hint);
   }
-  auto n = decimal(number, static_cast<uint64_t>(kMaxDurationMs / u->ms));
-  if (!n) return Parsed<Duration>::fail("duration " + quoted(text) + " is longer than 365d");
+  auto n = decimal(number, static_cast<uint64_t>(std::max<int64_t>(max.count(), 0) / u->ms));
+  if (!n) return Parsed<Duration>::fail("duration " + quoted(text) + " is longer than " + format_duration(max));
   return Duration{static_cast<int64_t>(*n) * u->ms};
 }
 

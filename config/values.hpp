@@ -38,9 +38,13 @@ struct Parsed {
   Parsed() = default;
 };
 
+inline constexpr Duration kMaxDuration{365LL * 86'400'000};
+
 // "500ms", "2s", "30m", "24h", "7d": a non-negative integer and a unit; "0"
 // alone is zero. At most 365 days.
 Parsed<Duration> parse_duration(std::string_view text);
+// The same, at most `max` instead (a retention period of years).
+Parsed<Duration> parse_duration_at_most(std::string_view text, Duration max);
 // The largest unit that divides it exactly: 259200000ms -> "3d"; 0 -> "0".
 std::string format_duration(Duration d);
 

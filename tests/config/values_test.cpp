@@ -45,6 +45,22 @@ TEST(ConfigDuration, RejectsMissingUnitsUnknownUnitsSignsFractionsAndHugeValues)
   });
 }
 
+TEST(ConfigDuration, TakesAnotherUpperBoundWhenAKeyAllowsOne) {
+  EXPECT_EQ(*parse_duration_at_most("3650d", 3650 * 24h), 3650 * 24h);
+  EXPECT_EQ(*parse_duration_at_most("87600h", 3650 * 24h), 3650 * 24h);
+  EXPECT_EQ(*parse_duration_at_most("60s", 60s), 60s);
+  EXPECT_EQ(*parse_duration_at_most("0d", 60s), 0ms);
+  expect_errors([](std::string_view t) { return parse_duration_at_most(t, 3650 * 24h); }, {
+      {"3651d", "longer than 3650d"},
+      {"10", "has no unit"},
+  });
+  expect_errors([](std::string_view t) { return parse_duration_at_most(t, 60s); }, {
+      {"61s", "longer than 1m"},
+      {"1d", "longer than 1m"},
+      {"60001ms", "longer than 1m"},
+  });
+}
+
 TEST(ConfigDuration, FormatsInTheLargestExactUnit) {
   EXPECT_EQ(format_duration(72h), "3d");
   EXPECT_EQ(format_duration(90min), "90m");
