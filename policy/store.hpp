@@ -41,6 +41,7 @@
 
 namespace smsgate::policy {
 
+namespace asio = boost::asio;
 using redis::error_code;  // boost::system::error_code, as the Redis client's
 using Millis = std::chrono::milliseconds;
 using TimePoint = std::chrono::system_clock::time_point;
