@@ -34,6 +34,8 @@ struct SubmitJob {
   std::string account;
   std::string e164;                          // the destination, normalised
   std::string source;                        // source_addr as the account gave it
+  std::string region;                        // the destination's ISO region
+  std::string message_id;                    // our id, given before the policy decides
   smpp::Pdu pdu;                             // the submit_sm as forwarded
   uint64_t concat_hash = 0;                  // non-zero: a part of a long message
   unsigned origin = 0;                       // the account session's worker
@@ -41,8 +43,13 @@ struct SubmitJob {
   uint32_t throttled = 0;                    // ESME_RTHROTTLED from the carrier so far
   uint32_t hops = 0;                         // dispatches (a bind lost before sending)
   std::chrono::steady_clock::time_point ready_at{};  // carrier rate slot, once reserved
+  // A deferred message being released: no account session waits for it.
+  bool deferred = false;
+  int64_t deferred_accepted_ms = 0;
+  int64_t deferred_expires_ms = 0;
   // The outcome.
   uint32_t status = 0;
+  bool no_carrier = false;                   // no carrier of the route was bound
   std::string carrier_id;
   std::string carrier_name;
 };

@@ -31,7 +31,17 @@ namespace smsgate::gateway {
   X(stored)                   /* receipts and replies stored for an account without a receiver bind */     \
   X(drained)                  /* stored ones an account acknowledged later */                               \
   X(store_failed)             /* could not store (Redis down): the carrier got ESME_RX_T_APPN */            \
-  X(redis_down_answers)       /* deliver_sm answered ESME_RX_T_APPN because Redis could not be read */
+  X(redis_down_answers)       /* deliver_sm answered ESME_RX_T_APPN because Redis could not be read */     \
+  X(policy_allowed)           /* the decide script allowed it */                                            \
+  X(policy_opted_out)         /* refused: the number opted out */                                           \
+  X(policy_capped)            /* refused: a frequency cap */                                                \
+  X(policy_quiet_rejected)    /* refused: quiet hours (action reject, or it would expire first) */         \
+  X(policy_deferred)          /* accepted and held for the end of quiet hours */                           \
+  X(policy_redis_down_rejected) /* Redis could not decide: ESME_RSYSERR (redis.on_error: reject) */         \
+  X(policy_redis_down_allowed)  /* Redis could not decide: sent unchecked (redis.on_error: allow) */        \
+  X(deferred_released)        /* deferred messages sent on to a carrier */                                  \
+  X(deferred_expired)         /* deferred messages that expired: receipt EXPIRED */                         \
+  X(deferred_refused)         /* deferred messages refused at release (opted out, capped, carrier): receipt */
 
 enum class Counter : uint8_t {
 #define SMSGATE_X(name) name,

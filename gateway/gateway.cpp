@@ -83,9 +83,15 @@ Gateway::~Gateway() {
   }
 }
 
-std::shared_ptr<Snapshot> Gateway::build_snapshot(const config::Config& config) {
+std::shared_ptr<Snapshot> Gateway::build_snapshot(const config::Config& config, std::vector<std::string>& errors) {
   auto s = std::make_shared<Snapshot>();
   s->config = config;
+  PolicyBuild policy = build_policy(config.policy);
+  if (!policy.runtime) {
+    errors = std::move(policy.errors);
+    return nullptr;
+  }
+  s->policy = std::move(policy.runtime);
   for (const auto& a : config.accounts) {
     auto& state = account_states_[a.system_id];
     if (!state) state = std::make_shared<AccountState>(a.system_id, worker_count());
@@ -158,10 +164,19 @@ std::shared_ptr<net::Server> Gateway::make_server(const config::HostPort& addres
 }
 
 void Gateway::start() {
-  auto snapshot = build_snapshot(config_);
+  std::vector<std::string> errors;
+  auto snapshot = build_snapshot(config_, errors);
+  if (!snapshot) {
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+    throw std::runtime_error("the policy cannot be set up: " + all);
+  }
   snapshot_ = snapshot;
   for (auto& w : workers_) w->start(snapshot);
   for (const auto& [name, carrier] : snapshot->carriers) start_links(carrier);
+  if (!options_.config_path.empty() && options_.watch_interval.count() > 0) {
+    asio::co_spawn(main_, watch_config(), asio::detached);
+  }
   servers_.push_back(make_server(config_.smpp.listen, false));
   if (config_.smpp.tls_listen) servers_.push_back(make_server(*config_.smpp.tls_listen, true));
   log_event(spdlog::level::info, "started",
@@ -200,7 +215,16 @@ bool Gateway::reload() {
   next.log.format = config_.log.format;
 
   const auto old = snapshot_;
-  auto snapshot = build_snapshot(next);
+  std::vector<std::string> errors;
+  auto snapshot = build_snapshot(next, errors);
+  if (!snapshot) {
+    for (const auto& e : errors) log_event(spdlog::level::err, "config_diagnostic", {{"diagnostic", e}});
+    log_event(spdlog::level::err, "reload_rejected",
+              {{"file", options_.config_path.string()},
+               {"errors", std::to_string(errors.size())},
+               {"reason", "the configuration in use is kept"}});
+    return false;
+  }
   snapshot_ = snapshot;
   for (auto& w : workers_) {
     asio::post(w->io(), [w = w.get(), snapshot] { w->install(snapshot); });
@@ -231,8 +255,44 @@ bool Gateway::reload() {
              {"routes", std::to_string(config_.routes.size())},
              {"carriers_kept", std::to_string(kept)},
              {"carriers_started", std::to_string(added)},
-             {"carriers_stopped", std::to_string(removed)}});
+             {"carriers_stopped", std::to_string(removed)},
+             {"policy", config_.policy.enabled ? "on" : "off"},
+             {"caps", std::to_string(config_.policy.frequency_caps.size())},
+             {"quiet_hours", std::to_string(config_.policy.quiet_hours.size())}});
   return true;
+}
+
+namespace {
+// What tells a changed file: its modification time and size.
+std::pair<std::filesystem::file_time_type, std::uintmax_t> file_stamp(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  const auto size = ec ? 0 : std::filesystem::file_size(path, ec);
+  return {ec ? std::filesystem::file_time_type{} : t, ec ? 0 : size};
+}
+}  // namespace
+
+// Reloads when the file changes (as SIGHUP does), once it has stayed the
+// same for one interval: an editor's half-written file is not read.
+asio::awaitable<void> Gateway::watch_config() {
+  asio::steady_timer timer(main_);
+  auto seen = file_stamp(options_.config_path);
+  auto pending = seen;
+  while (!stopping()) {
+    timer.expires_after(options_.watch_interval);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping()) break;
+    const auto now = file_stamp(options_.config_path);
+    if (now == seen) continue;
+    if (now != pending) {
+      pending = now;
+      continue;
+    }
+    seen = now;
+    log_event(spdlog::level::info, "config_changed", {{"file", options_.config_path.string()}});
+    reload();
+  }
 }
 
 asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds limit) {
@@ -262,6 +322,7 @@ asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds limit) {
              {"accounts_unbound", accounts_done ? "all" : "timed out"},
              {"carriers_unbound", carriers_done ? "all" : "timed out"}});
   log_event(spdlog::level::info, "counters", {{"values", counters_text()}});
+  if (snapshot_->policy->enabled()) log_event(spdlog::level::info, "policy_decisions", {{"values", snapshot_->policy->hits_text()}});
 }
 
 uint64_t Gateway::counter(Counter c) const {

@@ -36,6 +36,8 @@ namespace smsgate::gateway {
 struct GatewayOptions {
   unsigned threads = 1;
   std::filesystem::path config_path;  // read again by reload()
+  // How often the file is checked for changes (a change reloads it); 0: never.
+  std::chrono::milliseconds watch_interval{1000};
 };
 
 class Gateway {
@@ -70,8 +72,10 @@ class Gateway {
   std::string counters_text() const;
 
  private:
-  std::shared_ptr<Snapshot> build_snapshot(const config::Config& config);
+  // Null when the policy cannot be set up (`errors` says why).
+  std::shared_ptr<Snapshot> build_snapshot(const config::Config& config, std::vector<std::string>& errors);
   void retire(std::shared_ptr<Carrier> carrier);
+  asio::awaitable<void> watch_config();
   void start_links(const std::shared_ptr<Carrier>& carrier);
   std::shared_ptr<net::Server> make_server(const config::HostPort& address, bool tls);
 

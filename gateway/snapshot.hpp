@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "gateway/account.hpp"
 #include "gateway/carrier.hpp"
+#include "gateway/policy_runtime.hpp"
 
 namespace smsgate::gateway {
 
@@ -27,6 +28,7 @@ struct Snapshot {
   // prefix -> carriers in order of preference
   std::unordered_map<std::string, std::vector<Carrier*>> routes;
   std::size_t longest_prefix = 0;
+  std::shared_ptr<const PolicyRuntime> policy;  // always set; policy->enabled() says whether it applies
 
   const AccountEntry* account(std::string_view system_id) const {
     const auto it = accounts.find(std::string(system_id));
@@ -37,5 +39,11 @@ struct Snapshot {
   // matches (no default route).
   const std::vector<Carrier*>* route_for(std::string_view e164) const;
 };
+
+// The store settings a worker's policy::Store runs with.
+inline std::shared_ptr<const policy::StoreSettings> store_settings(const Snapshot& s) {
+  static const auto kNone = std::make_shared<const policy::StoreSettings>();
+  return s.policy ? s.policy->store : kNone;
+}
 
 }  // namespace smsgate::gateway

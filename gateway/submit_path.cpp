@@ -11,7 +11,6 @@
 #include "gateway/carrier_id.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/redis_keys.hpp"
-#include "gateway/verdict.hpp"
 #include "policy/number.hpp"
 #include "smpp/status.hpp"
 #include "smpp/udh.hpp"
@@ -83,12 +82,6 @@ void Worker::on_submit(AccountBind& bind, net::Session& session, smpp::Pdu&& pdu
     refuse(status::ESME_RINVDSTADR);
     return;
   }
-  if (const Verdict v = decide(account->config.system_id, *number, sm); !v.allow) {
-    counters_.add(Counter::submit_rejected);
-    refuse(v.status);
-    return;
-  }
-
   auto job = std::make_unique<SubmitJob>();
   job->account_session = session.shared_from_this();
   job->snapshot = snapshot_;
@@ -96,6 +89,8 @@ void Worker::on_submit(AccountBind& bind, net::Session& session, smpp::Pdu&& pdu
   job->account = account->config.system_id;
   job->e164 = number->e164;
   job->source = sm.source.addr;
+  job->region = number->region;
+  job->message_id = ids_.next();
   job->concat_hash = concat_hash(job->account, job->e164, sm);
   job->origin = index_;
   job->sequence = pdu.sequence_number;
@@ -103,7 +98,11 @@ void Worker::on_submit(AccountBind& bind, net::Session& session, smpp::Pdu&& pdu
   // international ISDN number. Everything else, TLVs included, is as received.
   sm.dest = smpp::Address{policy::ton::international, 1, number->e164};
   job->pdu = std::move(pdu);
-  dispatch(std::move(job));
+  if (snapshot_->policy->enabled()) {
+    check_policy(std::move(job));
+  } else {
+    dispatch(std::move(job));
+  }
 }
 
 // Picks the carrier (first of the route with a bound bind; after a carrier
@@ -131,6 +130,7 @@ void Worker::dispatch(std::unique_ptr<SubmitJob> job) {
   }
   if (!link) {
     counters_.add(Counter::submit_no_route);
+    job->no_carrier = true;
     const uint32_t no_route = job->snapshot->config.no_route_status;
     complete(std::move(job), no_route);
     return;
@@ -256,11 +256,15 @@ void Worker::complete(std::unique_ptr<SubmitJob> job, uint32_t result) {
 // of the message. A failed write still answers ESME_ROK - the carrier has
 // the message - but its receipt will not find the account (counted, logged).
 void Worker::answer_submit(std::unique_ptr<SubmitJob> job) {
+  if (job->deferred) {
+    answer_deferred(std::move(job));
+    return;
+  }
   if (job->status != status::ESME_ROK) {
     job->account_session->respond(smpp::CommandId::submit_sm, job->sequence, job->status);
     return;
   }
-  const std::string our_id = ids_.next();
+  const std::string our_id = job->message_id;
   const std::string id_key = keys::id_map(job->carrier_name, job->carrier_id);
   const std::string id_value = keys::id_map_value(our_id, job->account);
   const std::string ttl = std::to_string(job->snapshot->config.receipts.id_map_ttl.count());

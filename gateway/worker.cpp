@@ -70,19 +70,29 @@ Worker::~Worker() { stop(); }
 
 void Worker::start(std::shared_ptr<const Snapshot> snapshot) {
   snapshot_ = std::move(snapshot);
-  asio::post(io_, [this] { redis_->start(); });
+  store_ = std::make_shared<policy::Store>(redis_, store_settings(*snapshot_));
+  asio::post(io_, [this] {
+    redis_->start();
+    // One scheduler per node releases deferred messages.
+    if (index_ == 0) asio::co_spawn(io_, run_scheduler(), asio::detached);
+  });
   thread_ = std::thread([this] { io_.run(); });
 }
 
 void Worker::stop() {
   if (!thread_.joinable()) return;
-  asio::post(io_, [this] { redis_->stop(); });
+  asio::post(io_, [this] {
+    stopped_ = true;
+    scheduler_timer_.cancel();
+    redis_->stop();
+  });
   work_.reset();
   thread_.join();
 }
 
 void Worker::install(std::shared_ptr<const Snapshot> snapshot) {
   snapshot_ = std::move(snapshot);
+  store_ = std::make_shared<policy::Store>(redis_, store_settings(*snapshot_));
   for (const auto& [account, binds] : binds_) {
     const AccountEntry* entry = snapshot_->account(account);
     if (entry && entry->state == binds.front()->state) continue;

@@ -27,7 +27,10 @@
 #include "gateway/log.hpp"
 #include "gateway/message_id.hpp"
 #include "gateway/snapshot.hpp"
+#include "policy/quiet_hours.hpp"
+#include "policy/store.hpp"
 #include "redis/client.hpp"
+#include "smpp/receipt.hpp"
 #include "smpp/net/session.hpp"
 
 namespace smsgate::gateway {
@@ -94,6 +97,21 @@ class Worker {
   void complete(std::unique_ptr<SubmitJob> job, uint32_t status);
   void answer_submit(std::unique_ptr<SubmitJob> job);
 
+  // ---- policy and deferred messages (policy_path.cpp)
+  void check_policy(std::unique_ptr<SubmitJob> job);
+  policy::Submit make_submit(const SubmitJob& job, const PolicyRuntime& rt, bool marketing) const;
+  void on_decision(std::unique_ptr<SubmitJob> job, const policy::DecideResult& result);
+  void refuse_submit(const SubmitJob& job, uint32_t status);
+  void log_decision(const SubmitJob& job, std::string_view outcome, std::string_view rule);
+  asio::awaitable<void> defer_submit(std::unique_ptr<SubmitJob> job, policy::QuietDecision decision);
+  asio::awaitable<void> run_scheduler();
+  asio::awaitable<void> release(policy::Deferred message);
+  void answer_deferred(std::unique_ptr<SubmitJob> job);
+  asio::awaitable<void> end_deferred(const policy::Deferred& message, smpp::MessageState state, uint32_t error,
+                                     std::string_view why, int registered_delivery = -1);
+  // A released message that found no carrier bound is tried again after this.
+  static constexpr std::chrono::seconds kDeferRetry{30};
+
   // ---- receipts and replies (deliver_path.cpp)
   void on_carrier_request(Carrier& carrier, net::Session& session, smpp::Pdu&& pdu);
   asio::awaitable<void> route_receipt(std::shared_ptr<Carrier> carrier, std::shared_ptr<net::Session> session,
@@ -119,6 +137,9 @@ class Worker {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
   std::shared_ptr<redis::Client> redis_;
+  std::shared_ptr<policy::Store> store_;  // replaced on install(); coroutines keep their copy
+  asio::steady_timer scheduler_timer_{io_};
+  bool stopped_ = false;
   std::shared_ptr<const Snapshot> snapshot_;
   MessageIdIssuer ids_;
   Counters counters_;

@@ -260,6 +260,7 @@ struct AccountSpec {
   uint32_t max_tps = 100000;
   std::string cidrs = "[127.0.0.0/8]";
   std::string default_region = "CN";
+  std::string traffic = "marketing";
 };
 
 struct CarrierSpec {
@@ -292,18 +293,18 @@ struct GatewayConfig {
 
   std::string yaml() const {
     std::ostringstream y;
-    y << "node: gwtest\n"
+    y << "node: " << node << "\n"
       << "smpp:\n  listen: 127.0.0.1:" << port << "\n  enquire_link_interval: 30s\n  response_timeout: "
       << response_timeout << "\n";
     if (tls_port) {
       y << "  tls_listen: 127.0.0.1:" << tls_port << "\n  tls: { cert_file: " << tls_cert << ", key_file: " << tls_key
         << " }\n";
     }
-    y << "redis:\n  address: " << redis_address << "\n  timeout: 1s\n"
+    y << "redis:\n  address: " << redis_address << "\n  timeout: 1s\n  on_error: " << redis_on_error << "\n"
       << "accounts:\n";
     for (const auto& a : accounts) {
       y << "  - system_id: " << a.system_id << "\n    password_env: " << env_name(a.system_id)
-        << "\n    traffic: marketing\n    max_binds: " << a.max_binds << "\n    max_tps: " << a.max_tps << "\n    allowed_cidrs: " << a.cidrs
+        << "\n    traffic: " << a.traffic << "\n    max_binds: " << a.max_binds << "\n    max_tps: " << a.max_tps << "\n    allowed_cidrs: " << a.cidrs
         << "\n";
       if (!a.default_region.empty()) y << "    default_region: " << a.default_region << "\n";
     }
@@ -325,6 +326,7 @@ struct GatewayConfig {
     }
     y << "receipts:\n  id_map_ttl: " << id_map_ttl << "\n  unknown_id_retry: " << unknown_id_retry << "\n";
     if (!default_account.empty()) y << "replies:\n  default_account: " << default_account << "\n";
+    if (!policy.empty()) y << "policy:\n" << policy;
     y << "log:\n  level: " << log_level << "\n";
     return y.str();
   }
@@ -341,6 +343,7 @@ struct GatewayConfig {
     return "SMSGATE_TEST_" + name + "_PASSWORD";
   }
 
+  std::string node = "gwtest";  // message ids start with it; two gateways on one Redis need two names
   std::string redis_address;
   uint16_t port = free_port();
   std::vector<AccountSpec> accounts;
@@ -351,6 +354,8 @@ struct GatewayConfig {
   std::string default_account;
   std::string response_timeout = "5s";
   std::string log_level = "info";
+  std::string redis_on_error = "reject";
+  std::string policy;  // the policy: section's lines, indented by two; empty: no policy
   std::map<std::string, std::string> extra_env;  // for what a reload will add
   uint16_t tls_port = 0;                          // 0: no TLS listener
   std::string tls_cert, tls_key;
@@ -369,6 +374,11 @@ class GatewayProcess {
 
   void start(int wait_carrier_binds, std::vector<std::string> extra_args = {"--threads", "2"}) {
     const std::size_t bound_before = count_of(log(), "\"event\":\"carrier_bound\"");
+    const std::size_t redis_before = count_of(log(), "\"event\":\"redis_connected\"");
+    const auto threads = std::find(extra_args.begin(), extra_args.end(), "--threads");
+    const std::size_t workers = threads != extra_args.end() && threads + 1 != extra_args.end()
+                                    ? std::stoul(*(threads + 1))
+                                    : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::string> argv{kGateway, "--config", dir_.file("smsgate.yaml"), "--log-format", "json"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     child_ = std::make_unique<Child>(argv, dir_.file("smsgate.out"), dir_.file("smsgate.log"), config_.env());
@@ -378,6 +388,13 @@ class GatewayProcess {
       return count_of(log(), "\"event\":\"carrier_bound\"") >= bound_before + static_cast<std::size_t>(wait_carrier_binds) ||
              !child_->running();
     })) << "carrier binds not up:\n" << log();
+    // And every worker's Redis connection: smsgate listens before they are
+    // up, and a submit that comes first finds Redis down (the policy then
+    // applies redis.on_error). Not an error when a test started it without
+    // Redis.
+    eventually([&] {
+      return count_of(log(), "\"event\":\"redis_connected\"") >= redis_before + workers || !child_->running();
+    }, 2000ms);
   }
 
   void write_config(const GatewayConfig& config) {
