@@ -18,6 +18,7 @@
 
 #include "policy/store.hpp"
 #include "redis/client.hpp"
+#include "tests/support/latch.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/run_coroutine.hpp"
 
@@ -71,28 +72,6 @@ inline asio::awaitable<std::pair<policy::error_code, bool>> add_opt_out(Store& s
   record.reason = std::move(reason);
   co_return co_await store.add_opt_out(e164, std::move(record));
 }
-
-// Counts completions; wait() resumes once `target` were counted.
-class Latch {
- public:
-  Latch(asio::any_io_executor ex, std::size_t target) : timer_(ex), target_(target) {}
-  void count_down() {
-    if (++count_ >= target_) timer_.cancel();
-  }
-  asio::awaitable<bool> wait(std::chrono::milliseconds timeout) {
-    if (count_ < target_) {
-      timer_.expires_after(timeout);
-      co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    co_return count_ >= target_;
-  }
-  std::size_t count() const { return count_; }
-
- private:
-  asio::steady_timer timer_;
-  std::size_t target_;
-  std::size_t count_ = 0;
-};
 
 // A client connected to `address` on `io`, and a Store on it.
 struct Connected {

@@ -17,12 +17,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
+#include "tests/support/latch.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace {
 
 namespace asio = boost::asio;
 namespace redis = smsgate::redis;
+using smsgate::test::Latch;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using redis::Client;
@@ -59,28 +61,6 @@ void run(Body body, std::chrono::seconds limit = 20s) {
   if (error) std::rethrow_exception(error);
   EXPECT_TRUE(done) << "the test did not finish within " << limit.count() << " s";
 }
-
-// Counts completions; wait() resumes once `target` were counted.
-class Latch {
- public:
-  Latch(asio::any_io_executor ex, std::size_t target) : timer_(ex), target_(target) {}
-  void count_down() {
-    if (++count_ >= target_) timer_.cancel();
-  }
-  asio::awaitable<bool> wait(std::chrono::milliseconds timeout) {
-    if (count_ < target_) {
-      timer_.expires_after(timeout);
-      co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    co_return count_ >= target_;
-  }
-  std::size_t count() const { return count_; }
-
- private:
-  asio::steady_timer timer_;
-  std::size_t target_;
-  std::size_t count_ = 0;
-};
 
 ClientConfig config_for(std::string address) {
   ClientConfig c;
