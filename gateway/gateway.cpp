@@ -1,6 +1,8 @@
 #include "gateway/gateway.hpp"
 
+#include <algorithm>
 #include <set>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,6 +31,18 @@ net::SessionConfig account_session_config(const config::Config& config) {
   s.system_id = config.node;
   return s;
 }
+
+}  // namespace
+
+// What tells a changed file: its modification time and size.
+FileStamp file_stamp(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  const auto size = ec ? 0 : std::filesystem::file_size(path, ec);
+  return {ec ? std::filesystem::file_time_type{} : t, ec ? 0 : size};
+}
+
+namespace {
 
 net::tcp::endpoint resolve(asio::io_context& io, const config::HostPort& address) {
   error_code ec;
@@ -174,7 +188,16 @@ void Gateway::start() {
   snapshot_ = snapshot;
   for (auto& w : workers_) w->start(snapshot);
   for (const auto& [name, carrier] : snapshot->carriers) start_links(carrier);
+  // Accounts bind only once every worker can reach Redis (or redis.timeout
+  // passed): a submit right after a restart is then checked, not refused
+  // (on_error: reject) or sent unchecked (on_error: allow).
+  const auto redis_deadline = Clock::now() + config_.redis.timeout;
+  while (Clock::now() < redis_deadline &&
+         !std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->redis_ready(); })) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (!options_.config_path.empty() && options_.watch_interval.count() > 0) {
+    config_stamp_ = file_stamp(options_.config_path);
     asio::co_spawn(main_, watch_config(), asio::detached);
   }
   servers_.push_back(make_server(config_.smpp.listen, false));
@@ -188,6 +211,7 @@ void Gateway::start() {
 }
 
 bool Gateway::reload() {
+  if (!options_.config_path.empty()) config_stamp_ = file_stamp(options_.config_path);
   auto loaded = config::load_config_file(options_.config_path);
   for (const auto& d : loaded.diagnostics) {
     log_event(d.severity == config::Severity::error ? spdlog::level::err : spdlog::level::warn, "config_diagnostic",
@@ -262,34 +286,22 @@ bool Gateway::reload() {
   return true;
 }
 
-namespace {
-// What tells a changed file: its modification time and size.
-std::pair<std::filesystem::file_time_type, std::uintmax_t> file_stamp(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto t = std::filesystem::last_write_time(path, ec);
-  const auto size = ec ? 0 : std::filesystem::file_size(path, ec);
-  return {ec ? std::filesystem::file_time_type{} : t, ec ? 0 : size};
-}
-}  // namespace
-
 // Reloads when the file changes (as SIGHUP does), once it has stayed the
 // same for one interval: an editor's half-written file is not read.
 asio::awaitable<void> Gateway::watch_config() {
   asio::steady_timer timer(main_);
-  auto seen = file_stamp(options_.config_path);
-  auto pending = seen;
+  auto pending = config_stamp_;
   while (!stopping()) {
     timer.expires_after(options_.watch_interval);
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping()) break;
     const auto now = file_stamp(options_.config_path);
-    if (now == seen) continue;
+    if (now == config_stamp_) continue;  // as last read (at start, or by a SIGHUP reload)
     if (now != pending) {
       pending = now;
       continue;
     }
-    seen = now;
     log_event(spdlog::level::info, "config_changed", {{"file", options_.config_path.string()}});
     reload();
   }

@@ -33,6 +33,9 @@
 
 namespace smsgate::gateway {
 
+using FileStamp = std::pair<std::filesystem::file_time_type, std::uintmax_t>;
+FileStamp file_stamp(const std::filesystem::path& path);
+
 struct GatewayOptions {
   unsigned threads = 1;
   std::filesystem::path config_path;  // read again by reload()
@@ -89,6 +92,7 @@ class Gateway {
   std::vector<std::shared_ptr<net::Server>> servers_;
   BindFailures bind_failures_;
   std::atomic<bool> stopping_{false};
+  FileStamp config_stamp_{};  // the config file as last read
   unsigned next_link_worker_ = 0;
   std::atomic<unsigned> next_session_worker_{0};
 };

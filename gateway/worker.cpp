@@ -58,6 +58,7 @@ Worker::Worker(Gateway& gateway, unsigned index, const config::Config& config)
   redis_ = redis::Client::create(io_.get_executor(), rc);
   redis_->set_state_handler([this](redis::State state, error_code reason, std::string_view detail) {
     if (state == redis::State::connected) {
+      redis_ready_.store(true);
       log_event(spdlog::level::info, "redis_connected", {{"worker", std::to_string(index_)}});
     } else if (state == redis::State::disconnected) {
       log_event(spdlog::level::warn, "redis_down",
@@ -87,6 +88,9 @@ void Worker::stop() {
     redis_->stop();
   });
   work_.reset();
+  // Everything graceful (unbinds) is done before this: what is left (carrier
+  // rebind timers after a failed start, say) must not keep the thread alive.
+  asio::post(io_, [this] { io_.stop(); });
   thread_.join();
 }
 

@@ -64,6 +64,8 @@ class Worker {
   unsigned index() const { return index_; }
   asio::io_context& io() { return io_; }
   const Counters& counters() const { return counters_; }
+  // Its Redis connection has been up at least once.
+  bool redis_ready() const { return redis_ready_.load(); }
 
   // ---- called on this worker (posted by the Gateway)
   // Takes a new configuration; unbinds sessions of accounts it removed.
@@ -140,6 +142,7 @@ class Worker {
   std::shared_ptr<policy::Store> store_;  // replaced on install(); coroutines keep their copy
   asio::steady_timer scheduler_timer_{io_};
   bool stopped_ = false;
+  std::atomic<bool> redis_ready_{false};
   std::shared_ptr<const Snapshot> snapshot_;
   MessageIdIssuer ids_;
   Counters counters_;
