@@ -44,6 +44,7 @@ enum class Alphabet : uint8_t { gsm7, ascii, latin1 };
 enum class LogFormat : uint8_t { text, json };
 enum class LogLevel : uint8_t { trace, debug, info, warn, error };
 enum class QuietAction : uint8_t { defer, reject };
+enum class TicketSink : uint8_t { none, file, webhook, request_tracker };
 // Whether transactional accounts are held to opt-outs.
 enum class TransactionalOptOut : uint8_t { enforce, skip };
 
@@ -218,9 +219,72 @@ struct Receipts {
   bool operator==(const Receipts&) const = default;
 };
 
+// Words added to the classifier's built-in ones for one outcome
+// (docs/replies.md): whole-reply keywords, leading keywords, phrases
+// anywhere, RE2 patterns (checked when the file loads).
+struct ReplyWords {
+  std::vector<std::string> exact;
+  std::vector<std::string> leading;
+  std::vector<std::string> phrases;
+  std::vector<std::string> patterns;
+  bool operator==(const ReplyWords&) const = default;
+};
+
+struct ComplaintRate {
+  Duration window{24LL * 3600 * 1000};
+  double warn_per_1000 = 1.0;      // complaints per 1,000 messages delivered: logged and counted
+  double suspend_per_1000 = 3.0;   // the account's marketing submits are refused until ops resume it
+  uint32_t suspend_status = 0x404;
+  uint32_t min_delivered = 1000;   // no verdict on fewer messages than this in the window
+  bool operator==(const ComplaintRate&) const = default;
+};
+
 struct Replies {
   std::string default_account;  // system_id of an account, or empty
+  // keywords: { opt_out: {exact, leading, phrases, patterns}, opt_in, help, complaint }
+  ReplyWords opt_out, opt_in, help, complaint;
+  bool default_keywords = true;          // keywords.defaults: false uses only the words above
+  uint32_t frequent_threshold_24h = 5;   // more messages than this in 24 h: a complaint is "harassment"
+  std::vector<std::pair<std::string, std::string>> severity;  // category -> urgent | high | normal
+  // The answers smsgate sends (transactional, from the address replied to);
+  // empty: none is sent. {ticket} is replaced by the ticket's reference.
+  std::string opt_out_confirmation;
+  std::string opt_in_confirmation;
+  std::string help_text;
+  std::string complaint_ack;
+  Duration confirmation_interval{24LL * 3600 * 1000};  // one confirmation per number and kind within this
+  ComplaintRate complaint_rate;
+  Duration reassembly_timeout{60'000};  // a long reply not complete by then is classified as it stands
   bool operator==(const Replies&) const = default;
+};
+
+
+struct RequestTracker {
+  std::string url;          // base URL, e.g. https://rt.example.com (REST2 under /REST/2.0/)
+  std::string queue;
+  Secret token;             // token_env / token_file: "Authorization: token <value>"
+  std::vector<std::pair<std::string, std::string>> custom_fields;  // RT custom field -> ticket field name
+  bool operator==(const RequestTracker&) const = default;
+};
+
+struct TicketDue {
+  Duration first_response;
+  Duration resolution;
+  bool operator==(const TicketDue&) const = default;
+};
+
+struct Tickets {
+  TicketSink sink = TicketSink::none;  // none: tickets go to the file sink at tickets.jsonl beside the config
+  std::string file;                    // sink file: JSON lines, appended
+  std::string webhook;                 // sink webhook: http:// or https:// URL
+  Secret secret;                       // secret_env / secret_file: the Standard Webhooks signing key
+  RequestTracker request_tracker;
+  Duration timeout{10'000};            // one delivery attempt
+  Duration retry_for{72LL * 3600 * 1000};  // then the ticket goes to the dead-letter stream
+  TicketDue urgent{Duration{4LL * 3600 * 1000}, Duration{24LL * 3600 * 1000}};
+  TicketDue high{Duration{24LL * 3600 * 1000}, Duration{48LL * 3600 * 1000}};
+  TicketDue normal{Duration{24LL * 3600 * 1000}, Duration{48LL * 3600 * 1000}};
+  bool operator==(const Tickets&) const = default;
 };
 
 // ------------------------------------------------------------------ policy
@@ -293,6 +357,7 @@ struct Config {
   Replies replies;
   uint32_t no_route_status = 0x08;  // ESME_RSYSERR
   Policy policy;
+  Tickets tickets;
   Log log;
   bool operator==(const Config&) const = default;
 };
