@@ -45,6 +45,8 @@ struct SubmitJob {
   std::chrono::steady_clock::time_point ready_at{};  // carrier rate slot, once reserved
   // A deferred message being released: no account session waits for it.
   bool deferred = false;
+  // A message of smsgate's own (an answer to a reply): nobody waits for it.
+  bool internal = false;
   int64_t deferred_accepted_ms = 0;
   int64_t deferred_expires_ms = 0;
   // The outcome.

@@ -41,7 +41,13 @@ namespace smsgate::gateway {
   X(policy_redis_down_allowed)  /* Redis could not decide: sent unchecked (redis.on_error: allow) */        \
   X(deferred_released)        /* deferred messages sent on to a carrier */                                  \
   X(deferred_expired)         /* deferred messages that expired: receipt EXPIRED */                         \
-  X(deferred_refused)         /* deferred messages refused at release (opted out, capped, carrier): receipt */
+  X(deferred_refused)         /* deferred messages refused at release (opted out, capped, carrier): receipt */ \
+  X(reply_classified)         /* replies classified (with a policy) */                                      \
+  X(reply_opted_out)          /* replies that opted the number out (opt-outs and complaints) */            \
+  X(reply_opted_in)           /* replies that removed a keyword opt-out */                                 \
+  X(complaint_ticketed)       /* complaints written to the ticket outbox */                                \
+  X(reply_answered)           /* confirmations, help texts and acknowledgements sent */                    \
+  X(reply_answer_failed)      /* ... that a carrier refused or no carrier took */
 
 enum class Counter : uint8_t {
 #define SMSGATE_X(name) name,

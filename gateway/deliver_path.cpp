@@ -12,7 +12,6 @@
 #include "gateway/carrier_id.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/redis_keys.hpp"
-#include "gateway/verdict.hpp"
 #include "policy/number.hpp"
 #include "smpp/receipt.hpp"
 #include "smpp/status.hpp"
@@ -49,7 +48,7 @@ void Worker::on_carrier_request(Carrier& carrier, net::Session& session, smpp::P
     asio::co_spawn(io_, route_receipt(carrier.shared_from_this(), std::move(self), std::move(pdu)), asio::detached);
   } else {
     counters_.add(Counter::reply_received);
-    asio::co_spawn(io_, route_reply(std::move(self), std::move(pdu)), asio::detached);
+    asio::co_spawn(io_, route_reply(carrier.shared_from_this(), std::move(self), std::move(pdu)), asio::detached);
   }
 }
 
@@ -117,7 +116,8 @@ asio::awaitable<void> Worker::route_receipt(std::shared_ptr<Carrier> carrier, st
 
 // A reply goes to the account that last sent to the phone from the address
 // the phone answered to; else to replies.default_account; else nowhere.
-asio::awaitable<void> Worker::route_reply(std::shared_ptr<net::Session> session, smpp::Pdu pdu) {
+asio::awaitable<void> Worker::route_reply(std::shared_ptr<Carrier> carrier, std::shared_ptr<net::Session> session,
+                                          smpp::Pdu pdu) {
   auto& sm = pdu.as<smpp::ShortMessage>();
   const uint32_t seq = pdu.sequence_number;
   const auto answer = [&](uint32_t s) { session->respond(smpp::CommandId::deliver_sm, seq, s); };
@@ -125,19 +125,21 @@ asio::awaitable<void> Worker::route_reply(std::shared_ptr<net::Session> session,
   std::string e164 = phone ? phone->e164 : sm.source.addr;
   if (!phone && !e164.empty() && e164.front() == '+') e164.erase(0, 1);
 
-  switch (intercept_reply(e164, sm)) {
-    case ReplyAction::forward: break;
-  }
-
   const redis::Result last = co_await redis_->command("GET", keys::last_sender(e164, sm.dest.addr));
   if (!last.ok()) {
     counters_.add(Counter::redis_down_answers);
     answer(status::ESME_RX_T_APPN);
     co_return;
   }
+  const std::string last_account = last.reply.is_nil() ? std::string() : std::string(last.reply.as_string());
+  // Opt-outs and complaints are acted on (and durable) before anything else.
+  if (phone && !co_await intercept_reply(carrier->name(), e164, last_account, sm)) {
+    counters_.add(Counter::redis_down_answers);
+    answer(status::ESME_RX_T_APPN);
+    co_return;
+  }
   auto delivery = std::make_unique<Delivery>();
-  delivery->account = last.reply.is_nil() ? snapshot_->config.replies.default_account
-                                          : std::string(last.reply.as_string());
+  delivery->account = last_account.empty() ? snapshot_->config.replies.default_account : last_account;
   if (delivery->account.empty()) {
     counters_.add(Counter::reply_no_account);
     log_limited(spdlog::level::warn, "reply_dropped",

@@ -106,6 +106,10 @@ std::shared_ptr<Snapshot> Gateway::build_snapshot(const config::Config& config, 
     return nullptr;
   }
   s->policy = std::move(policy.runtime);
+  if (config.policy.enabled) {
+    s->classifier = build_reply_classifier(config.replies, errors);
+    if (!s->classifier) return nullptr;
+  }
   for (const auto& a : config.accounts) {
     auto& state = account_states_[a.system_id];
     if (!state) state = std::make_shared<AccountState>(a.system_id, worker_count());

@@ -13,6 +13,7 @@
 #include "gateway/account.hpp"
 #include "gateway/carrier.hpp"
 #include "gateway/policy_runtime.hpp"
+#include "policy/classify.hpp"
 
 namespace smsgate::gateway {
 
@@ -29,6 +30,7 @@ struct Snapshot {
   std::unordered_map<std::string, std::vector<Carrier*>> routes;
   std::size_t longest_prefix = 0;
   std::shared_ptr<const PolicyRuntime> policy;  // always set; policy->enabled() says whether it applies
+  std::shared_ptr<const policy::Classifier> classifier;  // replies are classified (with a policy only)
 
   const AccountEntry* account(std::string_view system_id) const {
     const auto it = accounts.find(std::string(system_id));
@@ -39,6 +41,11 @@ struct Snapshot {
   // matches (no default route).
   const std::vector<Carrier*>* route_for(std::string_view e164) const;
 };
+
+// The reply classifier of a configuration; null with `errors` when its
+// words or patterns are wrong (check-config reports them first).
+std::shared_ptr<const policy::Classifier> build_reply_classifier(const config::Replies& replies,
+                                                                std::vector<std::string>& errors);
 
 // The store settings a worker's policy::Store runs with.
 inline std::shared_ptr<const policy::StoreSettings> store_settings(const Snapshot& s) {

@@ -260,6 +260,14 @@ void Worker::answer_submit(std::unique_ptr<SubmitJob> job) {
     answer_deferred(std::move(job));
     return;
   }
+  if (job->internal) {
+    if (job->status != status::ESME_ROK) {
+      counters_.add(Counter::reply_answer_failed);
+      log_limited(spdlog::level::warn, "answer_not_sent",
+                  {{"to", policy::mask_number(job->e164)}, {"status", status::status_name(job->status)}});
+    }
+    return;
+  }
   if (job->status != status::ESME_ROK) {
     job->account_session->respond(smpp::CommandId::submit_sm, job->sequence, job->status);
     return;

@@ -118,7 +118,14 @@ class Worker {
   void on_carrier_request(Carrier& carrier, net::Session& session, smpp::Pdu&& pdu);
   asio::awaitable<void> route_receipt(std::shared_ptr<Carrier> carrier, std::shared_ptr<net::Session> session,
                                       smpp::Pdu pdu);
-  asio::awaitable<void> route_reply(std::shared_ptr<net::Session> session, smpp::Pdu pdu);
+  asio::awaitable<void> route_reply(std::shared_ptr<Carrier> carrier, std::shared_ptr<net::Session> session,
+                                    smpp::Pdu pdu);
+  // ---- replies from phones (reply_path.cpp): false when Redis could not
+  // make the action durable (the carrier is told to send it again).
+  asio::awaitable<bool> intercept_reply(const std::string& carrier, const std::string& e164,
+                                        const std::string& account, const smpp::ShortMessage& sm);
+  asio::awaitable<void> answer_phone(const std::string& e164, const smpp::Address& from, const std::string& text,
+                                     const std::string& kind, std::chrono::milliseconds interval);
   // may_post: false when already posted here by another worker (no ping-pong).
   void deliver(std::unique_ptr<Delivery> delivery, bool may_post = true);
   asio::awaitable<void> hand_over(std::shared_ptr<AccountBind> bind, std::unique_ptr<Delivery> delivery);
