@@ -3,8 +3,11 @@
 // This library knows the file's shape and each value's rules (ranges,
 // formats, references between sections); it knows nothing about how the
 // values are used. Standard library and yaml-cpp only, but for the policy
-// section's checks (config/policy_values.cpp: smsgate_policy, libphonenumber's
-// regions, the tz database's zone names).
+// and replies sections' checks (config/policy_values.cpp: smsgate_policy,
+// libphonenumber's regions, the tz database's zone names, the reply
+// classifier's words and RE2 patterns), the tickets URLs (config/url.cpp:
+// Boost.URL) and the answers' SMS parts (smpp/text.hpp); none of them shows
+// in this interface.
 //
 //   auto r = smsgate::config::load_config_file("/etc/smsgate/smsgate.yaml");
 //   for (const auto& d : r.diagnostics) std::cerr << format(d) << '\n';
@@ -12,9 +15,10 @@
 //   const Config& cfg = *r.config;
 //
 // Every problem in the file is reported, each with its line and column;
-// warnings never stop a load. Secrets (password_env, password_file) are read
-// while loading; their values never appear in a diagnostic or in
-// redacted_yaml(). Every key, its type and default: docs/configuration.md.
+// warnings never stop a load. Secrets (password_env, password_file; the
+// tickets' secret_env/secret_file and token_env/token_file) are read while
+// loading; their values never appear in a diagnostic or in redacted_yaml().
+// Every key, its type and default: docs/configuration.md.
 #pragma once
 
 #include <array>
@@ -402,8 +406,9 @@ int check_config(const std::filesystem::path& path, std::ostream& out);
 
 // The effective configuration (defaults filled in) as YAML, keys in the
 // documented order. Secrets appear as their password_env name or
-// password_file path; a plain password as "<redacted>". Loading it again
-// gives the same Config (unless it held a plain password).
+// password_file path (secret_env, token_file ...); a plain password as
+// "<redacted>". Loading it again gives the same Config (unless it held a
+// plain password).
 std::string redacted_yaml(const Config& config);
 
 }  // namespace smsgate::config

@@ -2,13 +2,17 @@
 // documents them, then the checks that span sections (unique names,
 // references), then the public entry points.
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <ostream>
 #include <set>
+#include <system_error>
 
 #include "config/config.hpp"
 #include "config/policy_values.hpp"
 #include "config/schema.hpp"
+#include "config/url.hpp"
+#include "smpp/text.hpp"
 
 namespace smsgate::config {
 namespace {
@@ -249,11 +253,6 @@ const Section<Receipts>& receipts_section() {
       field("id_map_ttl", &Receipts::id_map_ttl, duration(Duration{1000})),
       field("unknown_id_retry", &Receipts::unknown_id_retry, duration()),
   }};
-  return s;
-}
-
-const Section<Replies>& replies_section() {
-  static const Section<Replies> s{{field("default_account", &Replies::default_account, smpp_id(0, 15))}};
   return s;
 }
 
@@ -515,6 +514,499 @@ Field<Config> policy_field() {
   return f;
 }
 
+// ------------------------------------------------------------------ replies
+// (after policy, whose policy_status() complaint_rate.suspend_status shares)
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+std::string joined(const std::vector<std::string>& words, std::string_view separator) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : std::string(separator)) + w;
+  return out;
+}
+
+Codec<std::string> keyword() {
+  return text("a keyword", [](const std::string& w) { return policy_values::keyword_problem(w).value_or(""); });
+}
+
+// Whether an RE2 pattern has an upper-case ASCII letter that stands for
+// itself and no (?i) flag: it can never match the case-folded reply.
+// Escapes (\S, \pL, \p{Lu}, \x{41}, \Q...\E) and group names are skipped.
+bool has_upper_case_literal(std::string_view p) {
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      char e = p[++i];
+      if (e == 'Q') {
+        std::size_t end = p.find("\\E", i + 1);
+        for (std::size_t j = i + 1; j < std::min(end, p.size()); ++j) {
+          if (p[j] >= 'A' && p[j] <= 'Z') return true;
+        }
+        if (end == std::string_view::npos) return false;
+        i = end + 1;
+      } else if ((e == 'p' || e == 'P' || e == 'x') && i + 1 < p.size()) {
+        if (p[i + 1] == '{') {
+          std::size_t end = p.find('}', i + 1);
+          if (end == std::string_view::npos) return false;
+          i = end;
+        } else if (e != 'x') {
+          ++i;  // \pL: one letter
+        }
+      }
+    } else if (c == '(' && p.substr(i).starts_with("(?")) {
+      std::size_t j = i + 2;
+      if (p.substr(j).starts_with("P<") || p.substr(j).starts_with("<")) {
+        std::size_t end = p.find('>', j);
+        if (end == std::string_view::npos) return false;
+        i = end;
+        continue;
+      }
+      for (; j < p.size() && p[j] != ':' && p[j] != ')' && p[j] != '-'; ++j) {
+        if (p[j] == 'i') return false;
+      }
+      i = j - 1;
+    } else if (c >= 'A' && c <= 'Z') {
+      return true;
+    }
+  }
+  return false;
+}
+
+Codec<std::string> reply_pattern() {
+  Codec<std::string> c = text("an RE2 pattern", [](const std::string& p) {
+    return policy_values::pattern_problem(p).value_or("");
+  });
+  c.read = [read = c.read](Ctx& ctx, const Value& v) -> std::optional<std::string> {
+    auto p = read(ctx, v);
+    if (p && has_upper_case_literal(*p)) {
+      ctx.warning(v.mark, v.path + ": '" + *p +
+                              "' has upper-case letters, but patterns see the reply case-folded; write it in lower "
+                              "case or start it with (?i)");
+    }
+    return p;
+  };
+  return c;
+}
+
+// A list field of ReplyWords, written only when it has words.
+Field<ReplyWords> words_field(std::string key, std::vector<std::string> ReplyWords::*member,
+                              Codec<std::string> item) {
+  return write_unless(field(std::move(key), member, list_of(std::move(item))),
+                      std::function<bool(const ReplyWords&)>(
+                          [member](const ReplyWords& w) { return (w.*member).empty(); }));
+}
+
+const Section<ReplyWords>& reply_words_section() {
+  static const Section<ReplyWords> s{{
+      words_field("exact", &ReplyWords::exact, keyword()),
+      words_field("leading", &ReplyWords::leading, keyword()),
+      words_field("phrases", &ReplyWords::phrases, keyword()),
+      words_field("patterns", &ReplyWords::patterns, reply_pattern()),
+  }};
+  return s;
+}
+
+// The words of one outcome, written only when there are some.
+Field<Replies> words_of(std::string key, ReplyWords Replies::*member) {
+  return write_unless(field(std::move(key), member, map_of(reply_words_section())),
+                      std::function<bool(const Replies&)>(
+                          [member](const Replies& r) { return r.*member == ReplyWords{}; }));
+}
+
+const Section<Replies>& keywords_section() {
+  static const Section<Replies> s{{
+      field("defaults", &Replies::default_keywords, boolean()),
+      words_of("opt_out", &Replies::opt_out),
+      words_of("opt_in", &Replies::opt_in),
+      words_of("help", &Replies::help),
+      words_of("complaint", &Replies::complaint),
+  }};
+  return s;
+}
+
+// Complaint category -> urgent | high | normal, in file order; categories
+// stored by their English names.
+Codec<Pairs> severities() {
+  return {[](Ctx& ctx, const Value& v) -> std::optional<Pairs> {
+            if (!v.node.IsMap()) {
+              ctx.fail(v, "expected a map of complaint category to severity (regulator_report: urgent), got " +
+                              describe(v.node));
+              return std::nullopt;
+            }
+            Pairs out;
+            std::map<std::string, std::string> given;  // category -> the name it was given as
+            for (const Entry& e : entries_of(ctx, v)) {
+              auto category = policy_values::complaint_category(e.key);
+              if (!category) {
+                ctx.error(e.key_node.Mark(), v.path + ": '" + e.key + "' is not a complaint category (" +
+                                                 joined(policy_values::complaint_categories(), ", ") + ")");
+              } else if (auto [first, fresh] = given.emplace(*category, e.key); !fresh) {
+                ctx.error(e.key_node.Mark(), v.path + ": '" + e.key + "' is " + *category + ", already given as '" +
+                                                 first->second + "'");
+                category.reset();
+              }
+              YAML::Mark at = e.value.IsNull() || e.value.Mark().line < 0 ? e.key_node.Mark() : e.value.Mark();
+              Value child{e.value, at, e.key_node.Mark(), join(v.path, e.key)};
+              ctx.remember(child);
+              auto severity = scalar(ctx, child, "one of urgent | high | normal");
+              if (!severity) continue;
+              if (!policy_values::is_severity(*severity)) {
+                ctx.fail(child, "expected one of urgent | high | normal, got " + describe(e.value));
+                continue;
+              }
+              if (category) out.emplace_back(*category, *severity);
+            }
+            return out;
+          },
+          [](YAML::Emitter& e, const Pairs& pairs) {
+            e << YAML::BeginMap;
+            for (const auto& [category, severity] : pairs) e << YAML::Key << category << YAML::Value << severity;
+            e << YAML::EndMap;
+          }};
+}
+
+// Complaints per 1,000 delivered messages: digits with an optional decimal
+// part, 0 to 1000.
+Parsed<double> parse_per_1000(std::string_view text) {
+  auto fail = [&] {
+    return Parsed<double>::fail("'" + std::string(text) + "' is not a number from 0 to 1000 (such as 0.5 or 3)");
+  };
+  std::size_t i = 0;
+  auto digits = [&] {
+    std::size_t from = i;
+    while (i < text.size() && is_digit(text[i])) ++i;
+    return i > from;
+  };
+  if (!digits()) return fail();
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    if (!digits()) return fail();
+  }
+  if (i != text.size() || text.size() > 32) return fail();
+  double d = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d, std::chars_format::fixed);
+  if (ec != std::errc() || end != text.data() + text.size()) return fail();
+  return d;
+}
+
+std::string format_per_1000(double d) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(d);
+}
+
+Codec<double> per_1000() {
+  return from_text<double>("a number such as 0.5 or 3", parse_per_1000, format_per_1000,
+                           [](const double& d, const std::string& text) -> std::string {
+                             return d > 1000 ? "'" + text + "' is more than 1000 per 1,000" : "";
+                           });
+}
+
+void check_complaint_rate(Ctx& ctx, const Value& map, ComplaintRate& rate) {
+  const std::string warn = join(map.path, "warn_per_1000"), suspend = join(map.path, "suspend_per_1000");
+  if (ctx.failed(warn) || ctx.failed(suspend)) return;
+  if (rate.warn_per_1000 > 0 && rate.suspend_per_1000 > 0 && rate.warn_per_1000 > rate.suspend_per_1000) {
+    const std::string& at = ctx.seen(warn) ? warn : suspend;
+    ctx.error(ctx.mark_of(at), at + ": warn_per_1000 (" + format_per_1000(rate.warn_per_1000) +
+                                   ") is above suspend_per_1000 (" + format_per_1000(rate.suspend_per_1000) +
+                                   "); an account would be suspended before any warning");
+  }
+}
+
+const Section<ComplaintRate>& complaint_rate_section() {
+  static const Section<ComplaintRate> s{
+      {
+          field("window", &ComplaintRate::window, duration(Duration{60'000}, Duration{30LL * 24 * 3600 * 1000})),
+          field("warn_per_1000", &ComplaintRate::warn_per_1000, per_1000()),
+          field("suspend_per_1000", &ComplaintRate::suspend_per_1000, per_1000()),
+          field("suspend_status", &ComplaintRate::suspend_status, policy_status()),
+          field("min_delivered", &ComplaintRate::min_delivered, integer(0, 1'000'000'000)),
+      },
+      check_complaint_rate};
+  return s;
+}
+
+// An answer smsgate sends; checked as a whole by check_replies.
+Codec<std::string> answer() { return text("a text"); }
+
+constexpr std::string_view kTicket = "{ticket}";
+
+std::string without_ticket(std::string text) {
+  for (std::size_t at; (at = text.find(kTicket)) != std::string::npos;) text.erase(at, kTicket.size());
+  return text;
+}
+
+// One warning when `text` does not fit in one SMS as the gateway would
+// encode it (GSM 7-bit when every character has a GSM form, else UCS-2).
+void check_sms_length(Ctx& ctx, const std::string& path, const std::string& text) {
+  const std::string counted = without_ticket(text);
+  const smpp::EncodedText encoded = smpp::encode_text(counted);
+  const bool ucs2 = encoded.data_coding == smpp::coding::ucs2;
+  const std::size_t one_part = ucs2 ? 70 : 160;
+  if (encoded.units <= one_part) return;
+  ctx.warning(ctx.mark_of(path),
+              path + ": " + std::to_string(encoded.units) +
+                  (ucs2 ? " UCS-2 characters (it has characters GSM 7-bit lacks)" : " GSM 7-bit characters") +
+                  (counted.size() != text.size() ? ", not counting {ticket}," : "") + " need " +
+                  std::to_string(smpp::count_parts(counted)) + " SMS parts; one part holds " +
+                  std::to_string(one_part));
+}
+
+void check_replies(Ctx& ctx, const Value& map, Replies& r) {
+  const std::pair<const char*, const std::string*> texts[] = {
+      {"opt_out_confirmation", &r.opt_out_confirmation},
+      {"opt_in_confirmation", &r.opt_in_confirmation},
+      {"help_text", &r.help_text},
+      {"complaint_ack", &r.complaint_ack},
+  };
+  for (const auto& [key, text] : texts) {
+    const std::string path = join(map.path, key);
+    if (!ctx.ok(path) || text->empty()) continue;
+    const bool ack = text == &r.complaint_ack;
+    const bool has_ticket = text->find(kTicket) != std::string::npos;
+    if (ack && !has_ticket) {
+      ctx.warning(ctx.mark_of(path), path + ": no {ticket} in it; the recipient gets no reference to quote");
+    } else if (!ack && has_ticket) {
+      ctx.warning(ctx.mark_of(path), path + ": {ticket} is replaced only in complaint_ack; here it is sent as written");
+    }
+    check_sms_length(ctx, path, *text);
+  }
+  const std::string keywords = join(map.path, "keywords");
+  const std::string defaults = join(keywords, "defaults");
+  const ReplyWords& o = r.opt_out;
+  if (ctx.ok(defaults) && !r.default_keywords && o.exact.empty() && o.leading.empty() && o.phrases.empty() &&
+      o.patterns.empty() && r.complaint.exact.empty() && r.complaint.leading.empty() && r.complaint.phrases.empty() &&
+      r.complaint.patterns.empty() && !ctx.failed(join(keywords, "opt_out")) &&
+      !ctx.failed(join(keywords, "complaint"))) {
+    ctx.warning(ctx.mark_of(defaults),
+                defaults + ": false with no opt_out or complaint words: no reply opts a number out");
+  }
+}
+
+const Section<Replies>& replies_section() {
+  static const Section<Replies> s{
+      {
+          field("default_account", &Replies::default_account, smpp_id(0, 15)),
+          nested("keywords", keywords_section()),
+          field("frequent_threshold_24h", &Replies::frequent_threshold_24h, integer(0, 1'000'000)),
+          write_unless(field("severity", &Replies::severity, severities()),
+                       std::function<bool(const Replies&)>([](const Replies& r) { return r.severity.empty(); })),
+          field("opt_out_confirmation", &Replies::opt_out_confirmation, answer()),
+          field("opt_in_confirmation", &Replies::opt_in_confirmation, answer()),
+          field("help_text", &Replies::help_text, answer()),
+          field("complaint_ack", &Replies::complaint_ack, answer()),
+          field("confirmation_interval", &Replies::confirmation_interval, duration()),
+          field("complaint_rate", &Replies::complaint_rate, map_of(complaint_rate_section())),
+          field("reassembly_timeout", &Replies::reassembly_timeout,
+                duration(Duration{1'000}, Duration{3'600'000})),
+      },
+      check_replies};
+  return s;
+}
+
+// ------------------------------------------------------------------ tickets
+
+constexpr std::size_t kMinWebhookSecret = 24;
+
+// The fields of a ticket that a Request Tracker custom field can take.
+const std::vector<std::string>& ticket_fields() {
+  static const std::vector<std::string> names{"id",     "category", "severity", "number",
+                                              "region", "account",  "source",   "text"};
+  return names;
+}
+
+std::string parent_path(const std::string& path) {
+  std::size_t dot = path.rfind('.');
+  return dot == std::string::npos ? std::string() : path.substr(0, dot);
+}
+
+// An http:// or https:// URL, kept as written. `carries` says what an
+// http:// URL would send in the clear (a warning unless the host is local);
+// `rt` adds Request Tracker's check that the REST path is not given.
+Codec<std::string> http_url(std::string carries, bool rt) {
+  return {[carries, rt](Ctx& ctx, const Value& v) -> std::optional<std::string> {
+            auto s = scalar(ctx, v, "an http:// or https:// URL");
+            if (!s) return std::nullopt;
+            auto url = url_values::parse_http_url(*s);
+            if (!url) {
+              ctx.fail(v, url.error);
+              return std::nullopt;
+            }
+            if (!url->https && !url->loopback) {
+              ctx.warning(v.mark, v.path + ": http:// sends " + carries + " unencrypted; use https://");
+            }
+            if (rt && lower(url->path).find("/rest/") != std::string::npos) {
+              ctx.warning(v.mark, v.path + ": give RT's base URL (https://rt.example.com); smsgate adds /REST/2.0/");
+            }
+            return *s;
+          },
+          [](YAML::Emitter& e, const std::string& s) { e << s; }};
+}
+
+// The file tickets are appended to (created when missing); stored resolved
+// against the config file's folder.
+Codec<std::string> ticket_file() {
+  return {[](Ctx& ctx, const Value& v) -> std::optional<std::string> {
+            auto s = scalar(ctx, v, "a file path");
+            if (!s) return std::nullopt;
+            if (s->empty()) {
+              ctx.fail(v, "empty file path");
+              return std::nullopt;
+            }
+            std::filesystem::path path = ctx.resolve(*s);
+            std::error_code ec;
+            if (std::filesystem::is_directory(path, ec)) {
+              ctx.fail(v, "'" + path.string() + "' is a folder; give the file tickets are appended to");
+              return std::nullopt;
+            }
+            std::filesystem::path folder = path.parent_path();
+            if (!folder.empty() && !std::filesystem::is_directory(folder, ec)) {
+              ctx.warning(v.mark, v.path + ": the folder '" + folder.string() +
+                                      "' does not exist; no ticket can be written until it does");
+            }
+            return path.string();
+          },
+          [](YAML::Emitter& e, const std::string& s) { e << s; }};
+}
+
+// One of file, webhook and request_tracker: the first given sets the sink,
+// another one is an error. Written only for its own sink.
+template <class M>
+Field<Tickets> sink_field(std::string key, TicketSink sink, M Tickets::*member, Codec<M> codec) {
+  return {key, false,
+          [sink, member, read = codec.read](Ctx& ctx, const Value& v, Tickets& t) {
+            if (t.sink != TicketSink::none) {
+              return ctx.error(v.key_mark, "give only one of file, webhook and request_tracker " +
+                                               where(parent_path(v.path)));
+            }
+            t.sink = sink;  // even when invalid: the sink is not "missing"
+            if (auto x = read(ctx, v)) t.*member = std::move(*x);
+          },
+          [key, sink, member, write = codec.write](YAML::Emitter& e, const Tickets& t) {
+            if (t.sink != sink) return;
+            e << YAML::Key << key << YAML::Value;
+            write(e, t.*member);
+          }};
+}
+
+// RT custom field name -> ticket field name, in file order.
+Codec<Pairs> custom_fields() {
+  return {[](Ctx& ctx, const Value& v) -> std::optional<Pairs> {
+            const std::string expected = "one of " + joined(ticket_fields(), " | ");
+            if (!v.node.IsMap()) {
+              ctx.fail(v, "expected a map of RT custom field to ticket field (Category: category), got " +
+                              describe(v.node));
+              return std::nullopt;
+            }
+            Pairs out;
+            for (const Entry& e : entries_of(ctx, v)) {
+              bool name_ok = !e.key.empty();
+              if (!name_ok) ctx.error(e.key_node.Mark(), v.path + ": an RT custom field needs a name");
+              YAML::Mark at = e.value.IsNull() || e.value.Mark().line < 0 ? e.key_node.Mark() : e.value.Mark();
+              Value child{e.value, at, e.key_node.Mark(), join(v.path, e.key)};
+              ctx.remember(child);
+              auto value = scalar(ctx, child, expected);
+              if (!value) continue;
+              const auto& fields = ticket_fields();
+              if (std::find(fields.begin(), fields.end(), *value) == fields.end()) {
+                ctx.fail(child, "expected " + expected + ", got " + describe(e.value));
+                continue;
+              }
+              if (name_ok) out.emplace_back(e.key, *value);
+            }
+            return out;
+          },
+          [](YAML::Emitter& e, const Pairs& pairs) {
+            e << YAML::BeginMap;
+            for (const auto& [name, value] : pairs) e << YAML::Key << name << YAML::Value << value;
+            e << YAML::EndMap;
+          }};
+}
+
+void check_request_tracker(Ctx& ctx, const Value& map, RequestTracker& rt) {
+  require_secret(ctx, map, rt.token, "token", "RT's authentication token");
+  const std::string key = join(map.path, secret_key(rt.token.source, "token"));
+  if (rt.token.given() && ctx.ok(key) && rt.token.value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+    ctx.error(ctx.mark_of(key), key + ": the token contains a line break or a NUL byte; it goes in an HTTP header");
+  }
+}
+
+const Section<RequestTracker>& request_tracker_section() {
+  static const Section<RequestTracker> s{
+      std::vector{
+          field("url", &RequestTracker::url, http_url("the token and complaints (numbers and texts)", true),
+                Need::required),
+          field("queue", &RequestTracker::queue,
+                text("a queue name",
+                     [](const std::string& q) -> std::string {
+                       bool ok = !q.empty() &&
+                                 std::none_of(q.begin(), q.end(), [](unsigned char c) { return c < ' '; });
+                       return ok ? "" : "'" + q + "' is not a queue name (a non-empty line of text)";
+                     }),
+                Need::required),
+      } + secret_fields(&RequestTracker::token, "token", false) +
+          std::vector{field("custom_fields", &RequestTracker::custom_fields, custom_fields())},
+      check_request_tracker};
+  return s;
+}
+
+void check_ticket_due(Ctx& ctx, const Value& map, TicketDue& due) {
+  const std::string first = join(map.path, "first_response"), resolution = join(map.path, "resolution");
+  if (ctx.failed(first) || ctx.failed(resolution) || due.first_response <= due.resolution) return;
+  const std::string& at = ctx.seen(first) ? first : resolution;
+  ctx.error(ctx.mark_of(at), map.path + ": first_response (" + format_duration(due.first_response) +
+                                 ") is later than resolution (" + format_duration(due.resolution) + ")");
+}
+
+const Section<TicketDue>& ticket_due_section() {
+  static const Section<TicketDue> s{
+      {
+          field("first_response", &TicketDue::first_response, duration(Duration{1})),
+          field("resolution", &TicketDue::resolution, duration(Duration{1})),
+      },
+      check_ticket_due};
+  return s;
+}
+
+const Section<Tickets>& due_section() {
+  static const Section<Tickets> s{{
+      member_map("urgent", &Tickets::urgent, ticket_due_section()),
+      member_map("high", &Tickets::high, ticket_due_section()),
+      member_map("normal", &Tickets::normal, ticket_due_section()),
+  }};
+  return s;
+}
+
+void check_tickets(Ctx& ctx, const Value& map, Tickets& t) {
+  if (t.sink == TicketSink::webhook) require_secret(ctx, map, t.secret, "secret", "the webhook's signing key");
+  if (!t.secret.given()) return;
+  const std::string key = join(map.path, secret_key(t.secret.source, "secret"));
+  if (t.sink != TicketSink::webhook) {
+    ctx.warning(ctx.mark_of(key), key + ": only webhook requests are signed; without webhook the secret is not used");
+  } else if (ctx.ok(key) && t.secret.value.size() < kMinWebhookSecret) {
+    ctx.warning(ctx.mark_of(key), key + ": the signing secret is " + std::to_string(t.secret.value.size()) +
+                                      " bytes; use at least " + std::to_string(kMinWebhookSecret) + " random bytes");
+  }
+}
+
+const Section<Tickets>& tickets_section() {
+  static const Section<Tickets> s{
+      std::vector{
+          sink_field("file", TicketSink::file, &Tickets::file, ticket_file()),
+          sink_field("webhook", TicketSink::webhook, &Tickets::webhook,
+                     http_url("complaints (numbers and texts)", false)),
+      } + secret_fields(&Tickets::secret, "secret", false) +
+          std::vector{
+              sink_field("request_tracker", TicketSink::request_tracker, &Tickets::request_tracker,
+                         map_of(request_tracker_section())),
+              field("timeout", &Tickets::timeout, duration(Duration{1'000}, Duration{120'000})),
+              field("retry_for", &Tickets::retry_for, duration(Duration{60'000}, Duration{30LL * 24 * 3600 * 1000})),
+              nested("due", due_section()),
+          },
+      check_tickets};
+  return s;
+}
+
 // ------------------------------------------------------------------ checks across sections
 
 void check_references(Ctx& ctx, const Value&, Config& c) {
@@ -581,8 +1073,8 @@ const Section<Config>& config_section() {
           field("replies", &Config::replies, map_of(replies_section())),
           field("no_route_status", &Config::no_route_status, status()),
           policy_field(),
+          field("tickets", &Config::tickets, map_of(tickets_section())),
           field("log", &Config::log, map_of(log_section())),
-          not_yet<Config>("tickets"),
           not_yet<Config>("admin"),
       },
       check_references};

@@ -7,6 +7,7 @@
 #include <exception>
 #include <set>
 
+#include "policy/classify.hpp"
 #include "policy/quiet_hours.hpp"
 
 namespace smsgate::config::policy_values {
@@ -52,5 +53,60 @@ const std::vector<std::string>& zone_names() {
   }();
   return names;
 }
+
+namespace {
+
+// The classifier's message for `text` with its "WHERE: \"TEXT\"" head
+// written as the config's messages quote: "'TEXT' ...".
+std::string reworded(const std::string& error, const std::string& where, const std::string& text) {
+  const std::string head = where + ": \"" + text + "\"";
+  if (error.rfind(head, 0) == 0) return "'" + text + "'" + error.substr(head.size());
+  return error;
+}
+
+// The first problem build_classifier finds with a configuration holding
+// only `text`, put where `put` puts it.
+std::optional<std::string> alone_problem(const std::string& text, const std::string& where,
+                                         void (*put)(policy::ClassifierConfig&, const std::string&)) {
+  policy::ClassifierConfig config;
+  config.use_defaults = false;
+  put(config, text);
+  policy::ClassifierBuild build = policy::build_classifier(config);
+  if (build.errors.empty()) return std::nullopt;
+  return reworded(build.errors.front(), where, text);
+}
+
+}  // namespace
+
+std::optional<std::string> keyword_problem(const std::string& word) {
+  return alone_problem(word, "opt_out.phrases",
+                       [](policy::ClassifierConfig& c, const std::string& w) { c.opt_out.phrases = {w}; });
+}
+
+std::optional<std::string> pattern_problem(const std::string& pattern) {
+  return alone_problem(pattern, "opt_out.patterns",
+                       [](policy::ClassifierConfig& c, const std::string& p) { c.opt_out.patterns = {p}; });
+}
+
+std::optional<std::string> complaint_category(std::string_view name) {
+  const auto category = policy::parse_complaint_category(name);
+  if (!category || *category == policy::ComplaintCategory::none) return std::nullopt;
+  return std::string(policy::to_string(*category));
+}
+
+const std::vector<std::string>& complaint_categories() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (auto c : {policy::ComplaintCategory::regulator_report, policy::ComplaintCategory::unsubscribe_failed,
+                   policy::ComplaintCategory::privacy, policy::ComplaintCategory::harassment,
+                   policy::ComplaintCategory::wrong_recipient, policy::ComplaintCategory::other}) {
+      out.emplace_back(policy::to_string(c));
+    }
+    return out;
+  }();
+  return names;
+}
+
+bool is_severity(std::string_view name) { return policy::parse_severity(name).has_value(); }
 
 }  // namespace smsgate::config::policy_values

@@ -1,7 +1,9 @@
-// The policy section's values that need more than the standard library:
-// quiet-hours windows, days and dates (policy/quiet_hours.hpp), the regions
-// libphonenumber knows and the tz database's zone names (date/tz). Internal
-// to the config library; the interface is standard library only.
+// The policy and replies sections' values that need more than the standard
+// library: quiet-hours windows, days and dates (policy/quiet_hours.hpp), the
+// regions libphonenumber knows, the tz database's zone names (date/tz), and
+// the reply classifier's words, patterns, categories and severities
+// (policy/classify.hpp). Internal to the config library; the interface is
+// standard library only.
 #pragma once
 
 #include <optional>
@@ -25,5 +27,21 @@ bool is_phone_region(std::string_view text);
 std::optional<std::string> zone_problem(const std::string& name);
 // Every zone name of the tz database; empty when it cannot be read.
 const std::vector<std::string>& zone_names();
+
+// nullopt when the reply classifier accepts `word` as a keyword or phrase
+// (policy::build_classifier: it has letters or digits once normalised);
+// else why not, naming the word ("'!!!' has no letters or digits").
+std::optional<std::string> keyword_problem(const std::string& word);
+// nullopt when RE2 compiles `pattern` as the classifier does; else why not,
+// with RE2's message ("'(' does not compile: missing ): (").
+std::optional<std::string> pattern_problem(const std::string& pattern);
+// A complaint category by its English or Chinese name ("harassment",
+// "too_frequent", "频繁骚扰") as its English name ("harassment"); nullopt
+// when it is none (policy::parse_complaint_category; "none" is none).
+std::optional<std::string> complaint_category(std::string_view name);
+// The English names, in the order the classifier breaks ties.
+const std::vector<std::string>& complaint_categories();
+// "urgent", "high" or "normal" (policy::parse_severity).
+bool is_severity(std::string_view name);
 
 }  // namespace smsgate::config::policy_values

@@ -293,28 +293,35 @@ Codec<std::string> readable_file() {
 
 // ------------------------------------------------------------------ secrets
 
-std::string_view secret_key(Secret::Source source) {
+std::string secret_key(Secret::Source source, std::string_view base) {
   switch (source) {
     case Secret::Source::env:
-      return "password_env";
+      return std::string(base) + "_env";
     case Secret::Source::file:
-      return "password_file";
+      return std::string(base) + "_file";
     case Secret::Source::plain:
-      return "password";
+      return std::string(base);
     default:
       return "";
   }
 }
 
-void read_secret(Ctx& ctx, const Value& v, Secret::Source source, Secret& out) {
+void read_secret(Ctx& ctx, const Value& v, Secret::Source source, Secret& out, std::string_view base,
+                 bool plain_allowed) {
   std::string parent = parent_of(v.path);
   if (out.given()) {
-    ctx.error(v.key_mark, "give only one of password_env, password_file and password " + where(parent));
+    std::string keys = secret_key(Secret::Source::env, base) + (plain_allowed ? ", " : " and ") +
+                       secret_key(Secret::Source::file, base) +
+                       (plain_allowed ? " and " + secret_key(Secret::Source::plain, base) : std::string());
+    ctx.error(v.key_mark, "give only one of " + keys + " " + where(parent));
     return;
   }
-  out.source = source;  // even when unreadable: the password is not "missing"
+  out.source = source;  // even when unreadable: the secret is not "missing"
   bool plain = source == Secret::Source::plain;
-  auto s = scalar(ctx, v, plain ? "a password" : source == Secret::Source::env ? "a variable name" : "a file path", plain);
+  const std::string expected = plain                               ? "a " + std::string(base)
+                               : source == Secret::Source::env ? "a variable name"
+                                                               : "a file path";
+  auto s = scalar(ctx, v, expected, plain);
   if (!s) return;
   switch (source) {
     case Secret::Source::env: {
@@ -332,9 +339,9 @@ void read_secret(Ctx& ctx, const Value& v, Secret::Source source, Secret& out) {
       if (!r.error.empty()) return ctx.fail(v, "cannot read '" + out.reference + "': " + r.error);
       if (r.truncated) {
         return ctx.fail(v, "'" + out.reference + "' is larger than " + std::to_string(kSecretFileLimit) +
-                               " bytes; it should hold only the password");
+                               " bytes; it should hold only the " + std::string(base));
       }
-      // One trailing line end is the file's, not the password's.
+      // One trailing line end is the file's, not the secret's.
       if (r.data.ends_with('\n')) r.data.pop_back();
       if (r.data.ends_with('\r')) r.data.pop_back();
       if (r.data.empty()) return ctx.fail(v, "'" + out.reference + "' is empty");
@@ -342,20 +349,25 @@ void read_secret(Ctx& ctx, const Value& v, Secret::Source source, Secret& out) {
       return;
     }
     default:
-      if (s->empty()) return ctx.fail(v, "the password is empty");
+      if (s->empty()) return ctx.fail(v, "the " + std::string(base) + " is empty");
       out.value = *s;
-      ctx.warning(v.key_mark, v.path + ": a plain password in the config file; use password_env or password_file");
+      ctx.warning(v.key_mark, v.path + ": a plain " + std::string(base) + " in the config file; use " +
+                                  secret_key(Secret::Source::env, base) + " or " +
+                                  secret_key(Secret::Source::file, base));
   }
 }
 
-void write_secret(YAML::Emitter& e, const Secret& s, Secret::Source source) {
+void write_secret(YAML::Emitter& e, const Secret& s, Secret::Source source, std::string_view base) {
   if (s.source != source) return;
-  e << YAML::Key << std::string(secret_key(source)) << YAML::Value
+  e << YAML::Key << secret_key(source, base) << YAML::Value
     << (source == Secret::Source::plain ? std::string("<redacted>") : s.reference);
 }
 
-void require_secret(Ctx& ctx, const Value& map, const Secret& s) {
-  if (!s.given()) ctx.error(map.mark, "missing password " + where(map.path) + ": give password_env or password_file");
+void require_secret(Ctx& ctx, const Value& map, const Secret& s, std::string_view base, std::string_view what) {
+  if (s.given()) return;
+  ctx.error(map.mark, "missing " + std::string(base) + " " + where(map.path) + ": give " +
+                          secret_key(Secret::Source::env, base) + " or " + secret_key(Secret::Source::file, base) +
+                          (what.empty() ? std::string() : " (" + std::string(what) + ")"));
 }
 
 }  // namespace smsgate::config::schema

@@ -51,6 +51,11 @@ class Ctx {
   void remember(const Value& v) { seen_[v.path] = {v.mark, v.node}; }
   // Read, and read without error.
   bool ok(const std::string& path) const { return seen_.contains(path) && !failed_.contains(path); }
+  // Written in the file (valid or not).
+  bool seen(const std::string& path) const { return seen_.contains(path); }
+  // Written and not valid: its member holds the default, which a check
+  // across keys should not compare.
+  bool failed(const std::string& path) const { return failed_.contains(path); }
   // The text of the scalar read at `path`, whether or not it was valid.
   std::optional<std::string> text_at(const std::string& path) const;
   // The position of `path`, or of its nearest enclosing value that was read.
@@ -268,20 +273,54 @@ Field<S> not_yet(std::string key) {
 
 // password_env / password_file / password, all filling one Secret: at most
 // one may be given. Whether one must be is the section's check (require_secret).
-void read_secret(Ctx& ctx, const Value& v, Secret::Source source, Secret& out);
-void write_secret(YAML::Emitter& e, const Secret& s, Secret::Source source);
-void require_secret(Ctx& ctx, const Value& map, const Secret& s);
-std::string_view secret_key(Secret::Source source);
+// Other secrets use another word than "password" (`base`: secret_env,
+// token_file); only passwords have the plain form (tests only).
+void read_secret(Ctx& ctx, const Value& v, Secret::Source source, Secret& out, std::string_view base = "password",
+                 bool plain_allowed = true);
+void write_secret(YAML::Emitter& e, const Secret& s, Secret::Source source, std::string_view base = "password");
+void require_secret(Ctx& ctx, const Value& map, const Secret& s, std::string_view base = "password",
+                    std::string_view what = "");
+// "password_env", "secret_file", "password".
+std::string secret_key(Secret::Source source, std::string_view base = "password");
 
 template <class S>
-std::vector<Field<S>> secret_fields(Secret S::*member) {
+std::vector<Field<S>> secret_fields(Secret S::*member, std::string base = "password", bool plain_allowed = true) {
   std::vector<Field<S>> out;
   for (auto source : {Secret::Source::env, Secret::Source::file, Secret::Source::plain}) {
-    out.push_back({std::string(secret_key(source)), false,
-                   [member, source](Ctx& ctx, const Value& v, S& s) { read_secret(ctx, v, source, s.*member); },
-                   [member, source](YAML::Emitter& e, const S& s) { write_secret(e, s.*member, source); }});
+    if (source == Secret::Source::plain && !plain_allowed) continue;
+    out.push_back({secret_key(source, base), false,
+                   [member, source, base, plain_allowed](Ctx& ctx, const Value& v, S& s) {
+                     read_secret(ctx, v, source, s.*member, base, plain_allowed);
+                   },
+                   [member, source, base](YAML::Emitter& e, const S& s) { write_secret(e, s.*member, source, base); }});
   }
   return out;
+}
+
+// A map under `key` read into `member` as it stands, so that keys it does
+// not give keep S's defaults for that member (tickets.due.high starts from
+// Tickets::high, not from a TicketDue{}). Optional; always written. The
+// section must outlive the field.
+template <class S, class Sub>
+Field<S> member_map(std::string key, Sub S::*member, const Section<Sub>& section) {
+  return {key, false,
+          [member, &section](Ctx& ctx, const Value& v, S& s) {
+            if (!v.node.IsMap()) return ctx.fail(v, "expected a map, got " + describe(v.node));
+            read_map(ctx, v, section, s.*member);
+          },
+          [key, member, &section](YAML::Emitter& e, const S& s) {
+            e << YAML::Key << key << YAML::Value;
+            write_map(e, section, s.*member);
+          }};
+}
+
+// `f`, written only when `skip(s)` is false.
+template <class S>
+Field<S> write_unless(Field<S> f, std::function<bool(const S&)> skip) {
+  f.write = [write = std::move(f.write), skip = std::move(skip)](YAML::Emitter& e, const S& s) {
+    if (!skip(s)) write(e, s);
+  };
+  return f;
 }
 
 // The fields of a member struct written flat in this map (smpp: window, ...

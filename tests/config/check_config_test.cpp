@@ -190,8 +190,8 @@ TEST(CheckConfig, ReportsAMergeOfSomethingOtherThanAMap) {
 
 TEST(CheckConfig, FormatsErrorsAndWarningsLikeACompiler) {
   EXPECT_EQ(format({"f.yaml", 3, 5, Severity::error, "unknown key 'x' in smpp"}), "f.yaml:3:5: unknown key 'x' in smpp");
-  EXPECT_EQ(format({"f.yaml", 7, 1, Severity::warning, "section 'tickets' is not supported yet"}),
-            "f.yaml:7:1: warning: section 'tickets' is not supported yet");
+  EXPECT_EQ(format({"f.yaml", 7, 1, Severity::warning, "section 'admin' is not supported yet"}),
+            "f.yaml:7:1: warning: section 'admin' is not supported yet");
 }
 
 }  // namespace

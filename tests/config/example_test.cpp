@@ -138,8 +138,36 @@ TEST(ConfigExample, LoadsEveryDocumentedValue) {
 
   EXPECT_EQ(c.receipts.id_map_ttl, 72h);
   EXPECT_EQ(c.receipts.unknown_id_retry, 2s);
-  EXPECT_EQ(c.replies.default_account, "acme");
+  const Replies& r = c.replies;
+  EXPECT_EQ(r.default_account, "acme");
+  EXPECT_TRUE(r.default_keywords);
+  EXPECT_EQ(r.opt_out, (ReplyWords{{"TD", "T", "R"}, {"STOP"}, {"退订", "取消订阅"}, {"(?i)take me off"}}));
+  EXPECT_EQ(r.opt_in, (ReplyWords{{"Y"}, {}, {}, {}}));
+  EXPECT_EQ(r.help, (ReplyWords{{"HELP"}, {}, {}, {}}));
+  EXPECT_EQ(r.complaint, (ReplyWords{{}, {}, {"投诉", "举报", "12321"}, {"(?i)report(ed)? (you|this) to"}}));
+  EXPECT_EQ(r.frequent_threshold_24h, 5u);
+  EXPECT_EQ(r.severity, (std::vector<std::pair<std::string, std::string>>{{"regulator_report", "urgent"},
+                                                                          {"unsubscribe_failed", "high"}}));
+  EXPECT_EQ(r.opt_out_confirmation, "您已成功退订，将不再收到营销短信。回复Y可重新订阅。");
+  EXPECT_NE(r.opt_in_confirmation, "");
+  EXPECT_NE(r.help_text, "");
+  EXPECT_EQ(r.complaint_ack, "您的投诉已受理，编号 {ticket}，我们将在24小时内联系您。");
+  EXPECT_EQ(r.confirmation_interval, 24h);
+  EXPECT_EQ(r.complaint_rate, ComplaintRate{});  // the example writes the defaults
+  EXPECT_EQ(r.reassembly_timeout, 60s);
   EXPECT_EQ(c.no_route_status, 0x08u);
+
+  const Tickets& t = c.tickets;
+  EXPECT_EQ(t.sink, TicketSink::webhook);
+  EXPECT_EQ(t.webhook, "https://tickets.example.com/hooks/sms-complaints");
+  EXPECT_EQ(t.secret.source, Secret::Source::env);
+  EXPECT_EQ(t.secret.reference, "TICKET_WEBHOOK_SECRET");
+  EXPECT_EQ(t.secret.value, "whsec_Tk-long-webhook-signing-key-1");
+  Tickets defaults;
+  defaults.sink = t.sink;
+  defaults.webhook = t.webhook;
+  defaults.secret = t.secret;
+  EXPECT_EQ(t, defaults);  // the example writes the defaults for the rest
 
   const Policy& p = c.policy;
   EXPECT_TRUE(p.enabled);
@@ -194,6 +222,13 @@ TEST(ConfigExample, LoadsTheGatewayDemoWithItsPolicy) {
   cn.max_defer = 24h;
   EXPECT_EQ(p.quiet_hours[0], cn);
   EXPECT_EQ(p.timezones, (std::vector<std::pair<std::string, std::string>>{{"86", "Asia/Shanghai"}}));
+  // The answers the demo shows; tickets go to the default file sink.
+  const Replies& replies = r.config->replies;
+  EXPECT_EQ(replies.default_account, "demo");
+  EXPECT_NE(replies.opt_out_confirmation, "");
+  EXPECT_NE(replies.help_text, "");
+  EXPECT_NE(replies.complaint_ack.find("{ticket}"), std::string::npos);
+  EXPECT_EQ(r.config->tickets, Tickets{});
 
   LoadResult again = load_config_string(redacted_yaml(*r.config), "redacted.yaml");
   ASSERT_TRUE(again.ok());
@@ -224,8 +259,9 @@ TEST(ConfigExample, FillsDefaultsForOptionalKeys) {
   EXPECT_EQ(c.carriers[0].id_format, IdFormat::string);
   EXPECT_EQ(c.receipts, Receipts{});
   EXPECT_EQ(c.receipts.id_map_ttl, 72h);
-  EXPECT_EQ(c.replies.default_account, "");
+  EXPECT_EQ(c.replies, Replies{});
   EXPECT_EQ(c.no_route_status, 0x08u);
+  EXPECT_EQ(c.tickets, Tickets{});  // tickets.jsonl beside the config
   EXPECT_EQ(c.log, Log{});
   EXPECT_FALSE(c.policy.enabled);  // no policy: section
 }
@@ -237,7 +273,7 @@ TEST(ConfigRedaction, RendersNoSecretValue) {
   for (const auto& [name, value] : ExampleSecrets::kNames) {
     EXPECT_EQ(yaml.find(value), std::string::npos) << value;
     if (std::string(name) != "BETA_SMPP_PASSWORD") {  // now a plain password
-      EXPECT_NE(yaml.find(std::string("password_env: ") + name), std::string::npos) << name;
+      EXPECT_NE(yaml.find(std::string("_env: ") + name + "\n"), std::string::npos) << name;
     }
   }
   EXPECT_EQ(yaml.find("Pl41n-pw"), std::string::npos);
@@ -362,6 +398,15 @@ TEST(ConfigDocs, DocumentsEveryKeyTheGatewayReads) {
   for (const char* policy_key : {"policy", "opt_out", "audit_retention", "frequency_caps", "quiet_hours", "max_defer",
                                  "timezones", "statuses", "frequency_cap", "poll_interval", "history", "ttl"}) {
     EXPECT_TRUE(keys.contains(policy_key)) << policy_key;
+  }
+  // The keys of a Request Tracker sink and a file sink, which the example only shows in comments.
+  for (const char* tickets_key : {"file", "request_tracker", "url", "queue", "token_env", "token_file", "secret_file",
+                                  "custom_fields"}) {
+    keys.insert(tickets_key);
+  }
+  for (const char* replies_key : {"keywords", "exact", "leading", "phrases", "patterns", "severity", "complaint_ack",
+                                  "complaint_rate", "suspend_per_1000", "webhook", "secret_env", "due", "resolution"}) {
+    EXPECT_TRUE(keys.contains(replies_key)) << replies_key;
   }
   const std::string docs = testing::read_text(source_path("docs/configuration.md"));
   for (const std::string& key : keys) {

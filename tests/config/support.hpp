@@ -22,12 +22,16 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// The passwords examples/smsgate.yaml and tests/config/broken/*.yaml read:
+// The secrets examples/smsgate.yaml and tests/config/broken/*.yaml read:
 // distinctive values so a test can look for them in output.
 struct ExampleSecrets {
   static constexpr const char* kNames[][2] = {
-      {"ACME_SMPP_PASSWORD", "Ac-9x!q"},  {"BETA_SMPP_PASSWORD", "Be-7y?r"}, {"CARRIER_A_PASSWORD", "Ca-5z#s"},
-      {"CARRIER_B_PASSWORD", "Cb-3w%t"}, {"REDIS_PASSWORD", "Rd-long-redis-secret-1"},
+      {"ACME_SMPP_PASSWORD", "Ac-9x!q"},
+      {"BETA_SMPP_PASSWORD", "Be-7y?r"},
+      {"CARRIER_A_PASSWORD", "Ca-5z#s"},
+      {"CARRIER_B_PASSWORD", "Cb-3w%t"},
+      {"REDIS_PASSWORD", "Rd-long-redis-secret-1"},
+      {"TICKET_WEBHOOK_SECRET", "whsec_Tk-long-webhook-signing-key-1"},
   };
   static void set() {
     for (const auto& [name, value] : kNames) ::setenv(name, value, 1);
