@@ -43,6 +43,7 @@ namespace smsgate::gateway {
   X(deferred_expired)         /* deferred messages that expired: receipt EXPIRED */                         \
   X(deferred_refused)         /* deferred messages refused at release (opted out, capped, carrier): receipt */ \
   X(reply_classified)         /* replies classified (with a policy) */                                      \
+  X(reply_incomplete)         /* long replies classified without all their parts (reassembly_timeout) */  \
   X(reply_opted_out)          /* replies that opted the number out (opt-outs and complaints) */            \
   X(reply_opted_in)           /* replies that removed a keyword opt-out */                                 \
   X(complaint_ticketed)       /* complaints written to the ticket outbox */                                \

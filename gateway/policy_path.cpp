@@ -299,6 +299,7 @@ asio::awaitable<void> Worker::run_scheduler() {
     more = false;
     if (stopped_ || gateway_.stopping()) co_return;
     if (!redis_->connected()) continue;
+    co_await classify_incomplete_replies();
     const auto store = store_;
     auto [ec, taken] = co_await store->take_due(SysClock::now(), d.batch, d.lease);
     if (ec) continue;

@@ -20,6 +20,9 @@
 // or not. Only with a policy: section (the opt-out list lives there).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <cctype>
+#include <map>
+
 #include <boost/json.hpp>
 
 #include "gateway/gateway.hpp"
@@ -82,6 +85,91 @@ std::string reply_text(const smpp::ShortMessage& sm) {
   return smpp::decode_text(text, sm.data_coding).value_or("");
 }
 
+// A part of a long reply: UDH concatenation or sar_ TLVs.
+struct ReplyPart {
+  uint16_t ref = 0;
+  uint8_t total = 0, seq = 0;
+};
+std::optional<ReplyPart> reply_part(const smpp::ShortMessage& sm) {
+  if (sm.esm_class & smpp::kEsmUdhi) {
+    if (const auto split = smpp::parse_udh(sm.short_message)) {
+      if (const auto c = split->udh.concat(); c && c->total > 1) return ReplyPart{c->ref, c->total, c->seq};
+    }
+  }
+  const auto ref = sm.tlvs.sar_msg_ref_num();
+  const auto total = sm.tlvs.sar_total_segments();
+  const auto seq = sm.tlvs.sar_segment_seqnum();
+  if (ref && total && seq && *total > 1 && *seq >= 1 && *seq <= *total) return ReplyPart{*ref, *total, *seq};
+  return std::nullopt;
+}
+
+// Reassembly of long replies, in Redis so that parts arriving on different
+// binds and nodes meet: a hash per message (field "p<seq>" -> the part's
+// text, plus what the reply needs to be acted on), and a sorted set of the
+// incomplete ones by deadline. The part that completes the message takes
+// them all (hash deleted, deadline removed) and the message is classified
+// whole; an incomplete one is taken by the scheduler when its deadline
+// passes and classified as it stands. KEYS: parts hash, deadlines zset.
+// ARGV: seq, text, total, deadline ms, account, carrier, ton, npi, address.
+const redis::Script& add_part_script() {
+  static const redis::Script script(R"lua(
+redis.call('HSET', KEYS[1], 'p' .. ARGV[1], ARGV[2], 'total', ARGV[3], 'account', ARGV[5], 'carrier', ARGV[6],
+           'ton', ARGV[7], 'npi', ARGV[8], 'to', ARGV[9])
+local have = 0
+for i = 1, tonumber(ARGV[3]) do
+  if redis.call('HEXISTS', KEYS[1], 'p' .. i) == 1 then have = have + 1 end
+end
+if have < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[4], KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], 86400000)  -- a safety net: the deadline takes it long before
+  return false
+end
+local all = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], KEYS[1])
+return all
+)lua");
+  return script;
+}
+
+// Takes the incomplete replies whose deadline passed. KEYS: deadlines.
+// ARGV: now ms, batch. Answers {key, fields, key, fields, ...}.
+const redis::Script& take_incomplete_script() {
+  static const redis::Script script(R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, key in ipairs(due) do
+  redis.call('ZREM', KEYS[1], key)
+  local fields = redis.call('HGETALL', key)
+  redis.call('DEL', key)
+  if #fields > 0 then
+    out[#out + 1] = key
+    out[#out + 1] = fields
+  end
+end
+return out
+)lua");
+  return script;
+}
+constexpr std::string_view kIncomplete = "smsgate:replies:incomplete";
+
+// The text of the parts in order ("p1", "p2", ...); missing parts are left out.
+std::string join_parts(const redis::Reply& fields, std::map<std::string, std::string>* meta = nullptr) {
+  std::map<int, std::string> parts;
+  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    const std::string name(fields.elements[i].as_string());
+    std::string value(fields.elements[i + 1].as_string());
+    if (name.size() > 1 && name[0] == 'p' && std::isdigit(static_cast<unsigned char>(name[1]))) {
+      parts[std::atoi(name.c_str() + 1)] = std::move(value);
+    } else if (meta) {
+      (*meta)[name] = std::move(value);
+    }
+  }
+  std::string text;
+  for (auto& [seq, part] : parts) text += part;
+  return text;
+}
+
 // Writes the ticket to the outbox once: a reply the carrier sends again (it
 // did not hear our answer) finds its ticket by the dedupe key and gets the
 // same id back. KEYS: dedupe key, outbox. ARGV: id, ticket JSON, dedupe ms.
@@ -133,11 +221,62 @@ asio::awaitable<bool> Worker::intercept_reply(const std::string& carrier, const 
                                               const std::string& account, const smpp::ShortMessage& sm) {
   const auto snapshot = snapshot_;
   if (!snapshot->policy->enabled() || !snapshot->classifier) co_return true;
+  std::string text = reply_text(sm);
+  if (const auto part = reply_part(sm)) {
+    const std::string key = "smsgate:{+" + e164 + "}:reply:" + sm.dest.addr + ":" + std::to_string(part->ref) + ":" +
+                            std::to_string(part->total);
+    const int64_t deadline =
+        policy::to_ms(SysClock::now()) + snapshot->config.replies.reassembly_timeout.count();
+    const std::array<std::string_view, 2> keys{key, kIncomplete};
+    const std::string seq = std::to_string(part->seq), total = std::to_string(part->total),
+                      dl = std::to_string(deadline), ton = std::to_string(sm.dest.ton),
+                      npi = std::to_string(sm.dest.npi);
+    const std::array<std::string_view, 9> args{seq, text, total, dl, account, carrier, ton, npi, sm.dest.addr};
+    const auto r = co_await redis_->eval(add_part_script(), keys, args);
+    if (!r.ok()) co_return false;
+    if (!r.reply.is_array()) co_return true;  // stored; the last part (or the deadline) acts on the whole
+    text = join_parts(r.reply);
+  }
+  co_return co_await act_on_reply(carrier, e164, account, sm.dest, text);
+}
+
+// Long replies whose parts did not all come by replies.reassembly_timeout:
+// classified as they stand (worker 0, with the deferred messages).
+asio::awaitable<void> Worker::classify_incomplete_replies() {
+  if (!snapshot_->policy->enabled() || !snapshot_->classifier) co_return;
+  const std::array<std::string_view, 1> keys{kIncomplete};
+  const std::string now = std::to_string(policy::to_ms(SysClock::now()));
+  const std::array<std::string_view, 2> args{now, "100"};
+  const auto r = co_await redis_->eval(take_incomplete_script(), keys, args);
+  if (!r.ok() || !r.reply.is_array()) co_return;
+  for (std::size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
+    const std::string key(r.reply.elements[i].as_string());
+    std::map<std::string, std::string> meta;
+    const std::string text = join_parts(r.reply.elements[i + 1], &meta);
+    // smsgate:{+<e164>}:reply:...
+    const auto open = key.find("{+"), close = key.find('}');
+    if (open == std::string::npos || close == std::string::npos || close < open + 2) continue;
+    const std::string e164 = key.substr(open + 2, close - open - 2);
+    smpp::Address to{static_cast<uint8_t>(std::atoi(meta["ton"].c_str())),
+                     static_cast<uint8_t>(std::atoi(meta["npi"].c_str())), meta["to"]};
+    counters_.add(Counter::reply_incomplete);
+    log_event(spdlog::level::info, "reply_incomplete", {{"from", policy::mask_number(e164)}, {"to", to.addr}});
+    // Redis gone meanwhile: the parts are gone with the take; they were
+    // forwarded to the account already.
+    co_await act_on_reply(meta["carrier"], e164, meta["account"], to, text);
+  }
+}
+
+// Classifies a whole reply and acts on it; false when Redis could not make
+// the action durable.
+asio::awaitable<bool> Worker::act_on_reply(const std::string& carrier, const std::string& e164,
+                                           const std::string& account, const smpp::Address& reply_to,
+                                           const std::string& text) {
+  const auto snapshot = snapshot_;
   const auto store = store_;
   const config::Replies& cfg = snapshot->config.replies;
   const std::string plus = "+" + e164;
-  const std::string replied_to = sm.dest.addr;
-  const std::string text = reply_text(sm);
+  const std::string replied_to = reply_to.addr;
   const auto now = SysClock::now();
   const int64_t now_ms = policy::to_ms(now);
 
@@ -149,6 +288,11 @@ asio::awaitable<bool> Worker::intercept_reply(const std::string& carrier, const 
   NumberFacts facts;
   facts.opt_outs = std::move(state.records);
   facts.history = std::move(history);
+  policy::ReplyFacts rf;
+  const auto string_of = [](const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+  };
   for (const auto& entry : facts.history) {
     error_code jec;
     const auto v = json::parse(entry, jec);
@@ -160,14 +304,18 @@ asio::awaitable<bool> Worker::intercept_reply(const std::string& carrier, const 
     if (now_ms - at <= 24LL * 3600 * 1000) ++facts.sent_24h;
     if (now_ms - at <= 7LL * 24 * 3600 * 1000) ++facts.sent_7d;
     if (now_ms - at <= 30LL * 24 * 3600 * 1000) ++facts.sent_30d;
+    // A message reached it after it had opted out of what sent it: an
+    // opt-out from one account (or source) says nothing of another's.
+    const std::string sent_by = policy::opt_out_field(policy::OptOutScope::account, string_of(v.as_object(), "account"), "");
+    const std::string sent_from = policy::opt_out_field(policy::OptOutScope::source, "", string_of(v.as_object(), "source"));
+    for (const auto& r : facts.opt_outs) {
+      if (r.at_ms < at && (r.field == "*" || r.field == sent_by || r.field == sent_from)) rf.already_opted_out = true;
+    }
   }
   int64_t opted_out_since = 0;
   for (const auto& r : facts.opt_outs) {
     if (opted_out_since == 0 || r.at_ms < opted_out_since) opted_out_since = r.at_ms;
   }
-  policy::ReplyFacts rf;
-  // A message reached it after it had opted out.
-  rf.already_opted_out = opted_out_since != 0 && facts.last_sent_ms > opted_out_since;
   rf.sent_24h = facts.sent_24h;
   const policy::Classification c = snapshot->classifier->classify(text, rf);
   counters_.add(Counter::reply_classified);
@@ -283,14 +431,14 @@ asio::awaitable<bool> Worker::intercept_reply(const std::string& carrier, const 
     if (!cfg.complaint_ack.empty()) {
       std::string ack = cfg.complaint_ack;
       if (const auto p = ack.find("{ticket}"); p != std::string::npos) ack.replace(p, 8, stored_id);
-      co_await answer_phone(e164, sm.dest, ack, "complaint:" + stored_id, cfg.confirmation_interval);
+      co_await answer_phone(e164, reply_to, ack, "complaint:" + stored_id, cfg.confirmation_interval);
     }
     co_return true;
   }
 
   switch (c.outcome) {
     case policy::ReplyOutcome::opt_out:
-      co_await answer_phone(e164, sm.dest, cfg.opt_out_confirmation, "opt_out", cfg.confirmation_interval);
+      co_await answer_phone(e164, reply_to, cfg.opt_out_confirmation, "opt_out", cfg.confirmation_interval);
       break;
     case policy::ReplyOutcome::opt_in: {
       // Only keyword opt-outs: one from a complaint or from ops stays.
@@ -304,12 +452,12 @@ asio::awaitable<bool> Worker::intercept_reply(const std::string& carrier, const 
       }
       if (removed) {
         counters_.add(Counter::reply_opted_in);
-        co_await answer_phone(e164, sm.dest, cfg.opt_in_confirmation, "opt_in", cfg.confirmation_interval);
+        co_await answer_phone(e164, reply_to, cfg.opt_in_confirmation, "opt_in", cfg.confirmation_interval);
       }
       break;
     }
     case policy::ReplyOutcome::help:
-      co_await answer_phone(e164, sm.dest, cfg.help_text, "help", cfg.confirmation_interval);
+      co_await answer_phone(e164, reply_to, cfg.help_text, "help", cfg.confirmation_interval);
       break;
     default: break;
   }

@@ -124,6 +124,9 @@ class Worker {
   // make the action durable (the carrier is told to send it again).
   asio::awaitable<bool> intercept_reply(const std::string& carrier, const std::string& e164,
                                         const std::string& account, const smpp::ShortMessage& sm);
+  asio::awaitable<bool> act_on_reply(const std::string& carrier, const std::string& e164, const std::string& account,
+                                     const smpp::Address& reply_to, const std::string& text);
+  asio::awaitable<void> classify_incomplete_replies();
   asio::awaitable<void> answer_phone(const std::string& e164, const smpp::Address& from, const std::string& text,
                                      const std::string& kind, std::chrono::milliseconds interval);
   // may_post: false when already posted here by another worker (no ping-pong).
