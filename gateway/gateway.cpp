@@ -200,6 +200,27 @@ void Gateway::start() {
          !std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->redis_ready(); })) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  {
+    // Complaint tickets (from any node: the outbox is shared) to the sink;
+    // with no sink configured, JSON lines beside the config file.
+    config::Tickets t = config_.tickets;
+    if (t.sink == config::TicketSink::none && t.file.empty()) {
+      t.file = (options_.config_path.empty() ? std::filesystem::path("tickets.jsonl")
+                                             : options_.config_path.parent_path() / "tickets.jsonl")
+                   .string();
+    }
+    redis::ClientConfig rc;
+    rc.address = config_.redis.address.to_string();
+    rc.password = config_.redis.password.value;
+    rc.request_timeout = config_.redis.timeout;
+    rc.client_name = "smsgate-" + config_.node + "-tickets";
+    ForwarderOptions fo;
+    fo.block = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), config_.redis.timeout / 2);
+    fo.claim_idle = std::max<std::chrono::milliseconds>(fo.claim_idle, t.timeout + std::chrono::seconds(1));
+    tickets_ = std::make_unique<TicketForwarder>(main_.get_executor(), rc, std::move(t),
+                                                 ticket_consumer_name(config_.node), fo);
+    tickets_->start();
+  }
   if (!options_.config_path.empty() && options_.watch_interval.count() > 0) {
     config_stamp_ = file_stamp(options_.config_path);
     asio::co_spawn(main_, watch_config(), asio::detached);
@@ -237,9 +258,11 @@ bool Gateway::reload() {
   keep(next.node != config_.node, "node");
   keep(next.smpp != config_.smpp, "smpp");
   keep(next.redis != config_.redis, "redis");
+  keep(next.tickets != config_.tickets, "tickets");
   next.node = config_.node;
   next.smpp = config_.smpp;
   next.redis = config_.redis;
+  next.tickets = config_.tickets;
   next.log.format = config_.log.format;
 
   const auto old = snapshot_;
@@ -332,6 +355,7 @@ asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds limit) {
     }
   }
   const bool carriers_done = co_await run_all(main_, std::move(tasks), deadline);
+  if (tickets_) co_await tickets_->stop(std::chrono::seconds(2));
   for (auto& w : workers_) w->stop();
   log_event(spdlog::level::info, "stopped",
             {{"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count())},

@@ -28,6 +28,7 @@
 #include "gateway/carrier.hpp"
 #include "gateway/counters.hpp"
 #include "gateway/snapshot.hpp"
+#include "gateway/tickets.hpp"
 #include "gateway/worker.hpp"
 #include "smpp/net/server.hpp"
 
@@ -93,6 +94,7 @@ class Gateway {
   BindFailures bind_failures_;
   std::atomic<bool> stopping_{false};
   FileStamp config_stamp_{};  // the config file as last read
+  std::unique_ptr<TicketForwarder> tickets_;  // with a policy: complaint tickets to the sink
   unsigned next_link_worker_ = 0;
   std::atomic<unsigned> next_session_worker_{0};
 };

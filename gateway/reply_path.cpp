@@ -470,9 +470,11 @@ asio::awaitable<bool> Worker::act_on_reply(const std::string& carrier, const std
 asio::awaitable<void> Worker::answer_phone(const std::string& e164, const smpp::Address& from, const std::string& text,
                                            const std::string& kind, std::chrono::milliseconds interval) {
   if (text.empty()) co_return;
-  const std::string key = "smsgate:{+" + e164 + "}:answered:" + kind;
-  const auto once = co_await redis_->command("SET", key, "1", "PX", std::to_string(interval.count()), "NX");
-  if (!once.ok() || once.reply.is_nil()) co_return;  // sent within the interval (or Redis gone: do not risk twice)
+  if (interval.count() > 0) {  // 0: every time
+    const std::string key = "smsgate:{+" + e164 + "}:answered:" + kind;
+    const auto once = co_await redis_->command("SET", key, "1", "PX", std::to_string(interval.count()), "NX");
+    if (!once.ok() || once.reply.is_nil()) co_return;  // sent within the interval (or Redis gone: do not risk twice)
+  }
   smpp::Pdu pdu;
   pdu.command_id = smpp::CommandId::submit_sm;
   smpp::ShortMessage sm;

@@ -179,7 +179,8 @@ for i = 1, #f, 2 do
   if f[i] == 'id' then id = f[i + 1] elseif f[i] == 'ticket' then ticket = f[i + 1] end
 end
 if id ~= ARGV[2] then return false end
-local added = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ')lua" + kMaxLen + R"lua(', '*', 'id', id, 'ticket', ticket or '')
+local added = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ')lua" + kMaxLen + R"lua(', '*',
+                         'id', id, 'ticket', ticket or '')
 redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
 return added
@@ -752,7 +753,8 @@ asio::awaitable<error_code> enqueue_ticket(redis::Client& redis, std::string_vie
 asio::awaitable<std::pair<error_code, std::vector<DeadTicket>>> list_dead(redis::Client& redis, std::size_t count,
                                                                           std::string_view after) {
   const std::string start = after.empty() ? std::string("-") : "(" + std::string(after);
-  const redis::Result r = co_await redis.command("XRANGE", kTicketDead, start, "+", "COUNT", std::max<std::size_t>(count, 1));
+  const redis::Result r =
+      co_await redis.command("XRANGE", kTicketDead, start, "+", "COUNT", std::max<std::size_t>(count, 1));
   std::vector<DeadTicket> out;
   if (const auto ec = failure_of(r)) co_return std::pair(ec, std::move(out));
   if (!r.reply.is_array()) co_return std::pair(error_code(TicketErrc::bad_reply), std::move(out));
@@ -812,6 +814,10 @@ std::string ticket_consumer_name(std::string_view node) {
 
 // ---------------------------------------------------------------- the loop
 
+// co_await results are stored before they are tested: GCC 12 miscompiled
+// `if (!co_await write_ack(...))` here (the frame corrupted, SIGILL at a
+// later resume).
+
 struct TicketForwarder::Core {
   Core(asio::any_io_executor executor, redis::ClientConfig redis_config, config::Tickets t, std::string name,
        ForwarderOptions o)
@@ -862,9 +868,12 @@ struct TicketForwarder::Core {
         co_await redis->wait_for(redis::State::connected, milliseconds(1'000));
         continue;
       }
-      if (!group_ready && !(group_ready = co_await create_group())) {
-        co_await pause(milliseconds(1'000));
-        continue;
+      if (!group_ready) {
+        group_ready = co_await create_group();
+        if (!group_ready) {
+          co_await pause(milliseconds(1'000));
+          continue;
+        }
       }
       co_await flush_acks();
       const auto now = Clock::now();
@@ -876,7 +885,10 @@ struct TicketForwarder::Core {
         co_await remove_idle_consumers();
         next_cleanup = now + options.cleanup_interval;
       }
-      if (now >= next_claim) next_claim = now + (co_await take_over() ? milliseconds(0) : options.claim_interval);
+      if (now >= next_claim && !full()) {
+        const bool more = co_await take_over();
+        next_claim = now + (more ? milliseconds(0) : options.claim_interval);
+      }
       co_await attempt_queued();
       if (stopping) break;
       co_await read_new();
@@ -926,6 +938,14 @@ struct TicketForwarder::Core {
     return ids;
   }
 
+  // As many tickets wait here as may: new ones are left to other nodes.
+  bool full() const { return held.size() >= std::max<std::size_t>(options.max_waiting, 1); }
+  // Entries to read or take over at once: each may end up waiting here.
+  std::size_t room() const {
+    const std::size_t limit = std::max<std::size_t>(options.max_waiting, 1);
+    return std::clamp<std::size_t>(limit - std::min(held.size(), limit), 1, std::max<uint32_t>(options.batch, 1));
+  }
+
   void hold(Entry e) {
     held[e.entry_id] = std::move(e);
     counters.waiting.store(held.size(), std::memory_order_relaxed);
@@ -940,7 +960,11 @@ struct TicketForwarder::Core {
       for (const auto& [id, e] : held) first_due = std::min(first_due, e.next_ms);
       wait = std::min(wait, milliseconds(first_due - unix_ms()));
     }
-    const std::string count = std::to_string(options.batch);
+    if (full()) {  // nothing new until a waiting ticket is done with
+      if (wait.count() > 0) co_await pause(wait);
+      co_return;
+    }
+    const std::string count = std::to_string(room());
     const std::string block_ms = std::to_string(wait.count());
     std::vector<std::string_view> argv{"XREADGROUP", "GROUP", kTicketGroup, consumer, "COUNT", count};
     if (wait.count() > 0) argv.insert(argv.end(), {"BLOCK", block_ms});
@@ -974,7 +998,7 @@ struct TicketForwarder::Core {
   // are more pages.
   asio::awaitable<bool> take_over() {
     const redis::Result r = co_await redis->command("XAUTOCLAIM", kTicketOutbox, kTicketGroup, consumer,
-                                                    claim_idle.count(), claim_cursor, "COUNT", options.batch);
+                                                    claim_idle.count(), claim_cursor, "COUNT", room());
     if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() < 2 || !r.reply.elements[0].is_string()) {
       if (!r.error) log_event(spdlog::level::warn, "ticket_claim_failed", {{"error", describe(r)}});
       co_return false;
@@ -1086,7 +1110,8 @@ struct TicketForwarder::Core {
 
   // XACK + XDEL; kept for the next loop when Redis cannot be written.
   asio::awaitable<void> ack(const Entry& e) {
-    if (!co_await write_ack(e.entry_id, e.id)) unacked.emplace_back(e.entry_id, e.id);
+    const bool written = co_await write_ack(e.entry_id, e.id);
+    if (!written) unacked.emplace_back(e.entry_id, e.id);
   }
 
   asio::awaitable<bool> write_ack(const std::string& entry_id, const std::string& id) {
@@ -1105,7 +1130,8 @@ struct TicketForwarder::Core {
     auto pending = std::move(unacked);
     unacked.clear();
     for (auto& [entry_id, id] : pending) {
-      if (!co_await write_ack(entry_id, id)) unacked.emplace_back(std::move(entry_id), std::move(id));
+      const bool written = co_await write_ack(entry_id, id);
+      if (!written) unacked.emplace_back(std::move(entry_id), std::move(id));
     }
   }
 

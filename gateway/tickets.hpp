@@ -148,6 +148,9 @@ struct ForwarderOptions {
   std::chrono::milliseconds claim_interval{5'000};   // how often to look for them
   std::chrono::milliseconds backoff_initial{1'000};  // after the first failed attempt
   std::chrono::milliseconds backoff_max{600'000};
+  // Tickets held here for a later attempt (in memory, JSON and all) at most;
+  // while full, nothing new is read or taken over.
+  std::size_t max_waiting = 1'000;
   double backoff_jitter = 0.2;                       // each delay scaled by a random factor in [1-j, 1+j]
   // Consumers of the group with nothing pending and idle this long are
   // removed (every consumer name is new after a restart).

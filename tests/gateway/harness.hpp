@@ -325,7 +325,11 @@ struct GatewayConfig {
       y << routes;
     }
     y << "receipts:\n  id_map_ttl: " << id_map_ttl << "\n  unknown_id_retry: " << unknown_id_retry << "\n";
-    if (!default_account.empty()) y << "replies:\n  default_account: " << default_account << "\n";
+    if (!default_account.empty() || !replies_extra.empty()) {
+      y << "replies:\n";
+      if (!default_account.empty()) y << "  default_account: " << default_account << "\n";
+      y << replies_extra;
+    }
     if (!policy.empty()) y << "policy:\n" << policy;
     y << "log:\n  level: " << log_level << "\n";
     return y.str();
@@ -352,6 +356,7 @@ struct GatewayConfig {
   std::string id_map_ttl = "72h";
   std::string unknown_id_retry = "2s";
   std::string default_account;
+  std::string replies_extra;  // more lines of the replies: section, indented by two (answers, keywords, ...)
   std::string response_timeout = "5s";
   std::string log_level = "info";
   std::string redis_on_error = "reject";
@@ -382,8 +387,11 @@ class GatewayProcess {
     std::vector<std::string> argv{kGateway, "--config", dir_.file("smsgate.yaml"), "--log-format", "json"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     child_ = std::make_unique<Child>(argv, dir_.file("smsgate.out"), dir_.file("smsgate.log"), config_.env());
-    EXPECT_TRUE(eventually([&] { return accepts_connections(config_.port) || !child_->running(); }))
-        << "smsgate did not listen:\n" << log();
+    // The TLS listener opens just after the plain one.
+    EXPECT_TRUE(eventually([&] {
+      return (accepts_connections(config_.port) && (!config_.tls_port || accepts_connections(config_.tls_port))) ||
+             !child_->running();
+    })) << "smsgate did not listen:\n" << log();
     EXPECT_TRUE(eventually([&] {
       return count_of(log(), "\"event\":\"carrier_bound\"") >= bound_before + static_cast<std::size_t>(wait_carrier_binds) ||
              !child_->running();

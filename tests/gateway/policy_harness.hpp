@@ -91,6 +91,7 @@ inline int64_t deferred_waiting(RedisServer& redis) {
 // ---------------------------------------------------------------- what the simulator got
 
 struct Recorded {
+  std::string source;
   std::string dest;
   std::string text;
   int64_t ts_ms = 0;
@@ -104,6 +105,7 @@ inline std::vector<Recorded> recorded(const TempDir& dir, const std::string& nam
     if (line.empty()) continue;
     const auto v = json::parse(line).as_object();
     Recorded r;
+    r.source = std::string(v.at("source").as_string());
     r.dest = std::string(v.at("dest").as_string());
     if (v.at("text").is_string()) r.text = std::string(v.at("text").as_string());
     r.ts_ms = v.at("ts_ms").to_number<int64_t>();
