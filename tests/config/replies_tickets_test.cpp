@@ -20,26 +20,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::expect_diagnostics;
 using testing::ExampleSecrets;
+using testing::with;
 
 constexpr const char* kRtToken = "Rt-token-9f8e7d";
-
-// The smallest valid file, then `tail` (replies: and tickets: sections) at the top level.
-std::string with(const std::string& tail) {
-  return "node: gw1\n"                              // 1
-         "smpp: {listen: \"0.0.0.0:2775\"}\n"       // 2
-         "redis: {address: \"127.0.0.1:6379\"}\n"   // 3
-         "accounts:\n"                              // 4
-         "  - system_id: acme\n"                    // 5
-         "    password_env: ACME_SMPP_PASSWORD\n"   // 6
-         "    traffic: marketing\n"                 // 7
-         "    max_tps: 10\n"                        // 8
-         "    allowed_cidrs: [10.0.0.0/8]\n"        // 9
-         "carriers:\n"                              // 10
-         "  - {name: c, address: \"h:1\", system_id: x, password_env: CARRIER_A_PASSWORD, max_tps: 1}\n"  // 11
-         "routes:\n"                                // 12
-         "  - {prefix: \"\", carriers: [c]}\n" +    // 13
-         tail;                                      // from line 14
-}
 
 void set_secrets() {
   ExampleSecrets::set();

@@ -50,17 +50,6 @@ using smsgate::test::sleep_for;
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-// co_await results go into a variable before they are tested: GCC 12
-// miscompiled `if (!co_await f())` in gateway/tickets.cpp (the coroutine's
-// frame corrupted, SIGILL at a later resume).
-#define CO_REQUIRE(cond)                             \
-  do {                                               \
-    if (!(cond)) {                                   \
-      ADD_FAILURE() << "requirement failed: " #cond; \
-      co_return;                                     \
-    }                                                \
-  } while (0)
-
 // CO_EVENTUALLY(predicate[, limit]): polls until true, or fails the test.
 #define CO_EVENTUALLY(...)                                       \
   do {                                                           \

@@ -31,15 +31,6 @@ using policy::Store;
 using policy::StoreSettings;
 using policy::TimePoint;
 
-// ASSERT_* returns, which a coroutine cannot: fail and co_return instead.
-#define CO_REQUIRE(cond)                             \
-  do {                                               \
-    if (!(cond)) {                                   \
-      ADD_FAILURE() << "requirement failed: " #cond; \
-      co_return;                                     \
-    }                                                \
-  } while (0)
-
 // A fixed "now" (2023-11-14T22:13:20Z): time is passed in, never read.
 inline const TimePoint kT0{std::chrono::milliseconds{1'700'000'000'000}};
 inline TimePoint at(Millis offset) { return kT0 + offset; }

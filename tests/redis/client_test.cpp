@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/latch.hpp"
+#include "tests/support/run_coroutine.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace {
@@ -36,15 +37,6 @@ using redis::Result;
 using redis::State;
 using smsgate::test::RedisServer;
 using smsgate::test::RedisServerOptions;
-
-// ASSERT_* returns, which a coroutine cannot: fail and co_return instead.
-#define CO_REQUIRE(cond)                             \
-  do {                                               \
-    if (!(cond)) {                                   \
-      ADD_FAILURE() << "requirement failed: " #cond; \
-      co_return;                                     \
-    }                                                \
-  } while (0)
 
 // Runs the coroutine `body(executor)` on a fresh io_context until it ends.
 template <class Body>
