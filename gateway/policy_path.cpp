@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "gateway/gateway.hpp"
+#include "gateway/hash.hpp"
 #include "gateway/redis_keys.hpp"
 #include "policy/number.hpp"
 #include "smpp/codec.hpp"
@@ -32,22 +33,6 @@ namespace status = smpp::status;
 using SysClock = std::chrono::system_clock;
 
 namespace {
-
-std::string hex64(uint64_t v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = kHex[v & 0xF];
-  return s;
-}
-
-uint64_t fnv1a64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 // The text of a submit: short_message, or message_payload when that is used.
 std::string_view body_of(const smpp::ShortMessage& sm, std::string& storage) {

@@ -26,6 +26,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/gateway.hpp"
+#include "gateway/hash.hpp"
 #include "gateway/redis_keys.hpp"
 #include "policy/classify.hpp"
 #include "policy/number.hpp"
@@ -44,21 +45,6 @@ namespace {
 constexpr std::size_t kMaxShortMessage = 254;
 constexpr std::chrono::hours kTicketDedupe{24};
 constexpr std::string_view kOutbox = "smsgate:tickets:outbox";
-
-uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL) {
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-std::string hex64(uint64_t v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = kHex[v & 0xF];
-  return s;
-}
 
 std::string iso_utc(SysClock::time_point t) {
   const auto days = std::chrono::floor<std::chrono::days>(t);

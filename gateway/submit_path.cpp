@@ -10,6 +10,7 @@
 
 #include "gateway/carrier_id.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/hash.hpp"
 #include "gateway/redis_keys.hpp"
 #include "policy/number.hpp"
 #include "smpp/status.hpp"
@@ -22,13 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-void fnv1a(uint64_t& h, std::string_view bytes) {
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-}
-
 // Non-zero for a part of a long message (UDH concatenation or sar_ TLVs): the
 // same for every part of it, so that all parts take the same carrier bind.
 uint64_t concat_hash(std::string_view account, std::string_view e164, const smpp::ShortMessage& sm) {
@@ -40,12 +34,11 @@ uint64_t concat_hash(std::string_view account, std::string_view e164, const smpp
   }
   if (!ref) ref = sm.tlvs.sar_msg_ref_num();
   if (!ref) return 0;
-  uint64_t h = 0xcbf29ce484222325ULL;
-  fnv1a(h, account);
-  fnv1a(h, std::string_view("\0", 1));
-  fnv1a(h, e164);
+  uint64_t h = fnv1a64(account);
+  h = fnv1a64(std::string_view("\0", 1), h);
+  h = fnv1a64(e164, h);
   const char r[2] = {static_cast<char>(*ref >> 8), static_cast<char>(*ref & 0xFF)};
-  fnv1a(h, std::string_view(r, 2));
+  h = fnv1a64(std::string_view(r, 2), h);
   return h ? h : 1;
 }
 
