@@ -15,17 +15,12 @@ namespace {
 using namespace std::chrono_literals;
 using testing::expect_diagnostics;
 using testing::ExampleSecrets;
+using testing::all;
 using testing::with;
 
 LoadResult load(const std::string& tail) {
   ExampleSecrets::set();
   return load_config_string(with(tail), "p.yaml");
-}
-
-std::string all(const LoadResult& r) {
-  std::string out;
-  for (const auto& d : r.diagnostics) out += format(d) + "\n";
-  return out;
 }
 
 // Loads, expecting no diagnostic at all.

@@ -20,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::expect_diagnostics;
 using testing::ExampleSecrets;
+using testing::all;
 using testing::with;
 
 constexpr const char* kRtToken = "Rt-token-9f8e7d";
@@ -32,12 +33,6 @@ void set_secrets() {
 LoadResult load(const std::string& tail, const LoadOptions& options = {}) {
   set_secrets();
   return load_config_string(with(tail), "r.yaml", options);
-}
-
-std::string all(const LoadResult& r) {
-  std::string out;
-  for (const auto& d : r.diagnostics) out += format(d) + "\n";
-  return out;
 }
 
 // Loads, expecting no diagnostic at all.

@@ -113,4 +113,11 @@ inline std::string with(const std::string& tail) {
          tail;                                      // from line 14
 }
 
+// Every diagnostic of a load, one a line, for failure messages.
+inline std::string all(const LoadResult& r) {
+  std::string out;
+  for (const auto& d : r.diagnostics) out += format(d) + "\n";
+  return out;
+}
+
 }  // namespace smsgate::config::testing
