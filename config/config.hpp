@@ -142,6 +142,7 @@ struct Secret {
 struct SessionTuning {
   uint32_t window = 64;
   Duration response_timeout{10'000};
+  Duration late_response_window{60'000};   // carrier binds: a submit_sm_resp after the timeout still counts; 0: off
   Duration enquire_link_interval{30'000};  // 0: no keepalive
   Duration bind_timeout{10'000};           // 0: no limit
   Duration inactivity_timeout{0};          // 0: off
@@ -344,6 +345,14 @@ struct Policy {
   bool operator==(const Policy&) const = default;
 };
 
+// The admin HTTP server (docs/admin.md): runs when the section is present.
+struct Admin {
+  HostPort listen{"127.0.0.1", 8075};
+  std::string token_env = "SMSGATE_ADMIN_TOKEN";  // the bearer token's variable; unset or empty: /api/* answers 503
+  uint32_t max_body = 1 << 20;                    // bytes of a request body (a CSV import may stream more)
+  bool operator==(const Admin&) const = default;
+};
+
 struct Log {
   LogFormat format = LogFormat::text;
   LogLevel level = LogLevel::info;
@@ -363,6 +372,7 @@ struct Config {
   Policy policy;
   Tickets tickets;
   Log log;
+  std::optional<Admin> admin;  // nullopt: no admin server
   bool operator==(const Config&) const = default;
 };
 

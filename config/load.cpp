@@ -84,6 +84,7 @@ std::vector<Field<SessionTuning>> session_fields() {
   return {
       field("window", &SessionTuning::window, integer(1, 65535)),
       field("response_timeout", &SessionTuning::response_timeout, duration(Duration{1})),
+      field("late_response_window", &SessionTuning::late_response_window, duration()),
       field("enquire_link_interval", &SessionTuning::enquire_link_interval, duration()),
       field("bind_timeout", &SessionTuning::bind_timeout, duration()),
       field("inactivity_timeout", &SessionTuning::inactivity_timeout, duration()),
@@ -261,6 +262,36 @@ const Section<Log>& log_section() {
       field("format", &Log::format, one_of<LogFormat>()),
       field("level", &Log::level, one_of<LogLevel>()),
   }};
+  return s;
+}
+
+// ------------------------------------------------------------------ admin
+
+bool is_env_name_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_'; }
+
+void check_admin(Ctx& ctx, const Value& map, Admin& a) {
+  const std::string listen = join(map.path, "listen");
+  const std::string& host = a.listen.host;
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (!loopback && !ctx.failed(listen)) {
+    ctx.warning(ctx.mark_of(listen), listen + ": " + a.listen.to_string() +
+                                         " is reachable from other hosts; only the token protects the API "
+                                         "(and /metrics has none)");
+  }
+}
+
+const Section<Admin>& admin_section() {
+  static const Section<Admin> s{
+      {
+          field("listen", &Admin::listen, host_port()),
+          field("token_env", &Admin::token_env,
+                text("a variable name", [](const std::string& v) -> std::string {
+                  const bool ok = !v.empty() && !is_digit(v[0]) && std::all_of(v.begin(), v.end(), is_env_name_char);
+                  return ok ? "" : "'" + v + "' is not an environment variable name (letters, digits, '_')";
+                })),
+          field("max_body", &Admin::max_body, integer(1024, 64u << 20)),
+      },
+      check_admin};
   return s;
 }
 
@@ -1075,7 +1106,7 @@ const Section<Config>& config_section() {
           policy_field(),
           field("tickets", &Config::tickets, map_of(tickets_section())),
           field("log", &Config::log, map_of(log_section())),
-          not_yet<Config>("admin"),
+          field("admin", &Config::admin, map_of(admin_section())),
       },
       check_references};
   return s;
@@ -1097,6 +1128,31 @@ std::size_t LoadResult::error_count() const {
                                                 [](const Diagnostic& d) { return d.severity == Severity::error; }));
 }
 
+namespace {
+
+// Aliases make a small file a large tree (each `*ref` is the whole anchored
+// node again, and anchors can refer to anchors): walking it must stay
+// bounded, so a document that expands past these limits is refused before
+// it is read.
+constexpr std::size_t kMaxNodes = 200'000;
+constexpr int kMaxDepth = 64;
+
+bool within_limits(const YAML::Node& node, int depth, std::size_t& budget) {
+  if (budget == 0 || depth > kMaxDepth) return false;
+  --budget;
+  if (!node.IsMap() && !node.IsSequence()) return true;
+  for (const auto& item : node) {
+    if (node.IsMap()) {
+      if (!within_limits(item.first, depth + 1, budget) || !within_limits(item.second, depth + 1, budget)) return false;
+    } else if (!within_limits(item, depth + 1, budget)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 LoadResult load_config_string(std::string_view text, std::string name, const LoadOptions& options) {
   Ctx ctx(std::move(name), options.base_dir);
   Config config;
@@ -1108,6 +1164,10 @@ LoadResult load_config_string(std::string_view text, std::string name, const Loa
       ctx.error(YAML::Mark(), "the file is empty; expected a map with node, smpp, redis, accounts, carriers and routes");
     } else if (!docs[0].IsMap()) {
       ctx.error(docs[0].Mark(), "expected a map at the top level, got " + describe(docs[0]));
+    } else if (std::size_t budget = kMaxNodes; !within_limits(docs[0], 0, budget)) {
+      ctx.error(docs[0].Mark(), "the document expands to more than " + std::to_string(kMaxNodes) +
+                                    " nodes or nests deeper than " + std::to_string(kMaxDepth) +
+                                    " levels (aliases of aliases?)");
     } else {
       Value root{docs[0], docs[0].Mark(), docs[0].Mark(), ""};
       ctx.remember(root);

@@ -36,6 +36,8 @@ TEST(CheckConfig, ReportsBadCidrsAndWarnsAboutHostBits) { expect_diagnostics("ba
 
 TEST(CheckConfig, ReportsBadDurations) { expect_diagnostics("bad_duration.yaml"); }
 
+TEST(CheckConfig, RefusesADocumentThatAliasesExpandBeyondALimit) { expect_diagnostics("alias_bomb.yaml"); }
+
 TEST(CheckConfig, ReportsMissingRequiredKeyAtTheEnclosingMap) { expect_diagnostics("missing_required_key.yaml"); }
 
 TEST(CheckConfig, ReportsPasswordEnvThatIsNotSet) {
@@ -67,7 +69,7 @@ TEST(CheckConfig, ReportsEveryErrorInAFileNotJustTheFirst) {
   EXPECT_EQ(r.error_count(), 13u);
 }
 
-TEST(CheckConfig, AcceptsLaterSectionsWithAWarning) {
+TEST(CheckConfig, WarnsWhenTheAdminApiListensBeyondLoopback) {
   LoadResult r = expect_diagnostics("unsupported_section.yaml");
   EXPECT_TRUE(r.ok());
 }
