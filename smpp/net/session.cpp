@@ -251,6 +251,7 @@ struct Session::Impl {
   static void complete(Session& s, int32_t i, Reply&& reply) {
     Slot& slot = s.slots_[static_cast<std::size_t>(i)];
     ResponseCallback cb = std::move(slot.callback);
+    slot.late.reset();  // answered in time (or closed): no late answer to wait for
     unlink(s, i);
     slot.seq = 0;
     if (slot.internal) {
@@ -261,6 +262,55 @@ struct Session::Impl {
     }
     if (s.draining_) s.drain_signal_.cancel();
     cb(std::move(reply));
+  }
+
+  // A request's response timed out: its on_late, if any, is kept for the
+  // late window, then it completes with Error::timeout.
+  static void time_out(Session& s, int32_t i) {
+    Slot& slot = s.slots_[static_cast<std::size_t>(i)];
+    Reply reply{Error::timeout, {}};
+    if (slot.late && s.config_.late_window.count() > 0) {
+      const auto until = Clock::now() + s.config_.late_window;
+      s.late_.insert_or_assign(slot.seq, Late{slot.command, until, std::move(slot.late)});
+      s.late_order_.emplace_back(slot.seq, until);
+      reply.late_pending = true;
+      // Bounded: the oldest give way (they hear "timeout", as at the window's end).
+      while (s.late_.size() > std::max<uint32_t>(s.config_.late_window_max, 1) && end_oldest_late(s)) {
+      }
+    }
+    complete(s, i, std::move(reply));
+  }
+
+  // Ends the oldest late entry still waiting (skipping those answered);
+  // false when there is none.
+  static bool end_oldest_late(Session& s) {
+    while (!s.late_order_.empty()) {
+      const auto [seq, until] = s.late_order_.front();
+      s.late_order_.pop_front();
+      const auto it = s.late_.find(seq);
+      if (it == s.late_.end() || it->second.until != until) continue;
+      ResponseCallback cb = std::move(it->second.callback);
+      s.late_.erase(it);
+      cb(Reply{Error::timeout, {}});
+      return true;
+    }
+    return false;
+  }
+
+  // A response for a request that timed out in the late window: its on_late
+  // gets it (null `pdu`: it did not decode). False when `seq` is not in the
+  // window (or the command differs); `pdu` is then untouched.
+  static bool take_late(Session& s, uint32_t seq, CommandId response_id, Pdu* pdu) {
+    const auto it = s.late_.find(seq);
+    if (it == s.late_.end()) return false;
+    if (response_id != CommandId::generic_nack &&
+        static_cast<uint32_t>(response_id) != response_id_for(static_cast<uint32_t>(it->second.command))) {
+      return false;
+    }
+    ResponseCallback cb = std::move(it->second.callback);
+    s.late_.erase(it);
+    cb(pdu ? Reply{{}, std::move(*pdu)} : Reply{Error::malformed_response, {}});
+    return true;
   }
 
   static error_code check_request(const Session& s, const Pdu& pdu) {
@@ -329,6 +379,10 @@ struct Session::Impl {
       t->cancel();
     }
     while (s.oldest_ >= 0) complete(s, s.oldest_, Reply{Error::closed, {}});
+    auto late = std::move(s.late_);
+    s.late_.clear();
+    s.late_order_.clear();
+    for (auto& [seq, entry] : late) entry.callback(Reply{Error::closed, {}});
     emit(s, SessionEvent::Kind::closed, 0, reason);
   }
 
@@ -472,6 +526,8 @@ struct Session::Impl {
       const Slot& slot = s.slots_[static_cast<std::size_t>(i)];
       if (err.sequence_number != 0 && slot.seq == err.sequence_number) {
         complete(s, i, Reply{Error::malformed_response, {}});
+      } else if (err.sequence_number != 0) {
+        take_late(s, err.sequence_number, CommandId::generic_nack, nullptr);
       }
       return;
     }
@@ -490,6 +546,9 @@ struct Session::Impl {
     if (seq == 0 || slot.seq != seq ||
         (p.command_id != CommandId::generic_nack &&
          static_cast<uint32_t>(p.command_id) != response_id_for(static_cast<uint32_t>(slot.command)))) {
+      if (seq != 0 && slot.seq != seq && !s.late_.empty()) {
+        if (take_late(s, seq, p.command_id, &p)) return;
+      }
       emit(s, SessionEvent::Kind::protocol_error, p.command_status, {}, "response matches no outstanding request");
       return;
     }
@@ -583,17 +642,31 @@ struct Session::Impl {
   static asio::awaitable<void> timeouts(Self self) {
     Session& s = *self;
     while (!s.is_closed()) {
-      if (s.oldest_ < 0) {
-        s.timeout_signal_.expires_at(Clock::time_point::max());
-        co_await wait_signal(s.timeout_signal_);
-        continue;
+      const auto now = Clock::now();
+      // The late window's front: answered entries are skipped, ended ones told.
+      auto next = Clock::time_point::max();
+      while (!s.late_order_.empty()) {
+        const auto [seq, until] = s.late_order_.front();
+        const auto it = s.late_.find(seq);
+        if (it == s.late_.end() || it->second.until != until) {
+          s.late_order_.pop_front();
+        } else if (until <= now) {
+          end_oldest_late(s);
+        } else {
+          next = until;
+          break;
+        }
       }
-      const auto deadline = s.slots_[static_cast<std::size_t>(s.oldest_)].deadline;
-      if (deadline <= Clock::now()) {
-        complete(s, s.oldest_, Reply{Error::timeout, {}});
-        continue;
+      if (s.is_closed()) break;
+      if (s.oldest_ >= 0) {
+        const auto deadline = s.slots_[static_cast<std::size_t>(s.oldest_)].deadline;
+        if (deadline <= now) {
+          time_out(s, s.oldest_);
+          continue;
+        }
+        next = std::min(next, deadline);
       }
-      s.timeout_signal_.expires_at(deadline);
+      s.timeout_signal_.expires_at(next);
       co_await wait_signal(s.timeout_signal_);
     }
   }
@@ -738,6 +811,12 @@ asio::awaitable<Reply> Session::request(Pdu pdu) {
 
 Session::Sent Session::try_request(const Pdu& pdu, ResponseCallback on_reply) {
   return Impl::enqueue_request(*this, pdu, on_reply, config_.response_timeout, false);
+}
+
+Session::Sent Session::try_request(const Pdu& pdu, ResponseCallback on_reply, ResponseCallback on_late) {
+  const Sent sent = Impl::enqueue_request(*this, pdu, on_reply, config_.response_timeout, false);
+  if (!sent.error && config_.late_window.count() > 0) slots_[sent.sequence & mask_].late = std::move(on_late);
+  return sent;
 }
 
 bool Session::writable() const {

@@ -50,6 +50,17 @@
 // *_resp or a generic_nack - check command_status), Error::timeout after
 // response_timeout, or Error::closed when the session closes first.
 //
+// LATE WINDOW (SessionConfig::late_window, off by default): a request sent
+// by try_request() with an `on_late` callback whose response timed out keeps
+// its sequence number for late_window (at most late_window_max of them; the
+// oldest go first). A response that comes meanwhile is handed to `on_late`
+// instead of being dropped: the owner can still learn what the peer did with
+// a request it already gave up on (a carrier that accepted a message after
+// smsgate's timeout). `on_late` is then invoked exactly once: with that
+// response, or with Error::timeout when the window ends (or the entry is
+// pushed out), or Error::closed when the session closes first. The timeout
+// Reply says so (late_pending); otherwise `on_late` is dropped uncalled.
+//
 // WRITES are coalesced: every PDU is encoded into one pending buffer at the
 // moment it is queued; one writer coroutine writes the whole buffer with one
 // async write while the next batch accumulates. BACKPRESSURE: when the
@@ -70,12 +81,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -145,6 +158,9 @@ inline Pdu make_response(const Pdu& request, uint32_t status = 0) {
 struct Reply {
   error_code error;
   Pdu pdu;
+  // A timeout whose request's `on_late` was kept: it will be invoked (see
+  // LATE WINDOW above).
+  bool late_pending = false;
   bool ok() const { return !error && pdu.command_status == 0; }
 };
 
@@ -203,6 +219,10 @@ struct SessionConfig {
   // Outstanding requests sent by this end.
   uint32_t window = 64;
   std::chrono::milliseconds response_timeout{10'000};
+  // How long a timed-out request with an on_late callback still takes its
+  // response, and how many such requests are kept. Zero: off.
+  std::chrono::milliseconds late_window{0};
+  uint32_t late_window_max = 10'000;
 
   // Backpressure: pending (encoded, not yet written) bytes above which
   // producers wait; pending response bytes above which the reader pauses.
@@ -278,6 +298,9 @@ class Session : public std::enable_shared_from_this<Session> {
     uint32_t sequence = 0;
   };
   Sent try_request(const Pdu& pdu, ResponseCallback on_reply);
+  // The same, with a callback for a response after the timeout (see LATE
+  // WINDOW above); with late_window 0 it is dropped uncalled.
+  Sent try_request(const Pdu& pdu, ResponseCallback on_reply, ResponseCallback on_late);
 
   // Waits until a request could be sent (a free window slot and room in the
   // write queue). Returns an error if the session is not bound/closing/closed.
@@ -320,6 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t outstanding() const { return outstanding_; }
   uint32_t window() const { return config_.window; }
   uint32_t incoming_pending() const { return incoming_pending_; }
+  std::size_t late_pending() const { return late_.size(); }  // timed-out requests still taking a response
   std::size_t write_queue_bytes() const { return pending_.size(); }
   const SessionConfig& config() const { return config_; }
   asio::any_io_executor get_executor() const { return executor_; }
@@ -336,6 +360,7 @@ class Session : public std::enable_shared_from_this<Session> {
     CommandId command = CommandId::generic_nack;
     std::chrono::steady_clock::time_point deadline;
     ResponseCallback callback;
+    ResponseCallback late;  // try_request's on_late: kept past a timeout
     bool internal = false;  // bind/unbind/enquire_link: outside the window
     int32_t prev = -1;  // send-order list, oldest first
     int32_t next = -1;
@@ -369,6 +394,16 @@ class Session : public std::enable_shared_from_this<Session> {
   int32_t oldest_ = -1;
   int32_t newest_ = -1;
   uint32_t incoming_pending_ = 0;
+
+  // Late window: timed-out requests by sequence number, and their order
+  // (entries answered meanwhile stay in the order until they reach its front).
+  struct Late {
+    CommandId command = CommandId::generic_nack;
+    std::chrono::steady_clock::time_point until;
+    ResponseCallback callback;
+  };
+  std::unordered_map<uint32_t, Late> late_;
+  std::deque<std::pair<uint32_t, std::chrono::steady_clock::time_point>> late_order_;
 
   // Write queue: encoded PDUs waiting (pending_) and being written (writing_).
   std::string pending_;

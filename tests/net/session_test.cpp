@@ -356,6 +356,43 @@ TEST_F(SessionTest, ResponseTimeoutCompletesOnceAndLateResponseIsDropped) {
   EXPECT_FALSE(protocol_errors.empty());  // the late response was reported and dropped
 }
 
+// With a late window, a response after the timeout goes to on_late (once);
+// a request never answered hears Error::timeout there when the window ends.
+TEST_F(SessionTest, LateWindowHandsALateResponseToOnLateOnce) {
+  auto cfg = config(Role::client);
+  cfg.response_timeout = 100ms;
+  cfg.late_window = 300ms;
+  auto p = make(cfg);
+  std::vector<Reply> replies, late;
+  Counter done(io);
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await bind_client(*p.session, p.raw);
+    for (const char* text : {"answered late", "never answered"}) {
+      p.session->try_request(
+          submit(text), [&](Reply&& r) { replies.push_back(std::move(r)); done.add(); },
+          [&](Reply&& r) { late.push_back(std::move(r)); done.add(); });
+    }
+    const Pdu first = co_await p.raw.expect();
+    co_await p.raw.expect();
+    co_await done.wait_for(2);
+    EXPECT_EQ(replies[0].error, Error::timeout);
+    EXPECT_TRUE(replies[0].late_pending && replies[1].late_pending);
+    EXPECT_EQ(p.session->late_pending(), 2u);
+    co_await p.raw.send(submit_resp(first.sequence_number, "late-id"));
+    co_await p.raw.send(submit_resp(first.sequence_number, "twice"));  // no second on_late
+    co_await done.wait_for(3);
+    EXPECT_EQ(late.size(), 1u);
+    EXPECT_FALSE(late.at(0).error);
+    EXPECT_EQ(late.at(0).pdu.as<MessageIdResp>().message_id, "late-id");
+    co_await done.wait_for(4);  // the other one's window ends
+    EXPECT_EQ(late.at(1).error, Error::timeout);
+    EXPECT_EQ(p.session->late_pending(), 0u);
+  });
+  EXPECT_EQ(replies.size(), 2u);
+  EXPECT_EQ(late.size(), 2u);
+  EXPECT_EQ(protocol_errors.size(), 1u);  // only the second answer to the same request
+}
+
 TEST_F(SessionTest, CloseCompletesEveryOutstandingRequestOnceWithClosed) {
   auto p = make(config(Role::client));
   std::vector<int> calls(10, 0);
