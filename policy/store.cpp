@@ -29,8 +29,8 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 // use_part, part_ttl_ms, history_keep, history_ttl_ms, history entry, then
 // per cap rule: limit, window_ms, name.
 // Answers {kind, detail}: {"allow", ""}, {"opted_out", field}, {"cap", rule}.
-// A cap log keeps the sends in (now - window, now]: a send at exactly
-// now - window has left the window (ZREMRANGEBYSCORE's max is inclusive).
+// A cap counts the sends in (now - window, +inf) with ZCOUNT: a send at
+// exactly now - window has left the window.
 // check_caps 0 (transactional) neither checks nor adds to the cap logs; the
 // history is kept for every allowed send. With use_part the answer is kept
 // under the part key ("allow", "opted_out:<field>", "cap:<rule>") and
@@ -63,24 +63,27 @@ end
 local caps = #KEYS - 3
 if ARGV[6] == '1' and caps > 0 then
   local now = tonumber(ARGV[1])
+  local since = {}
   for i = 1, caps do
     local a = 11 + 3 * (i - 1)
-    local key = KEYS[3 + i]
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', now - tonumber(ARGV[a + 2])))
-    if redis.call('ZCARD', key) >= tonumber(ARGV[a + 1]) then
+    since[i] = string.format('%.0f', now - tonumber(ARGV[a + 2]))
+    if redis.call('ZCOUNT', KEYS[3 + i], '(' .. since[i], '+inf') >= tonumber(ARGV[a + 1]) then
       return answer('cap', ARGV[a + 3])
     end
   end
+  -- Sends that left the window are removed lazily, on about one call in 8:
+  -- ZCOUNT ignores them, and PEXPIRE bounds a key's life anyway.
+  local trim = now % 8 == 0
   for i = 1, caps do
     local key = KEYS[3 + i]
+    if trim then redis.call('ZREMRANGEBYSCORE', key, '-inf', since[i]) end
     redis.call('ZADD', key, ARGV[1], ARGV[2])
     redis.call('PEXPIRE', key, ARGV[11 + 3 * (i - 1) + 2])
   end
 end
 local keep = tonumber(ARGV[9])
 if keep > 0 then
-  redis.call('LPUSH', KEYS[2], ARGV[11])
-  redis.call('LTRIM', KEYS[2], 0, keep - 1)
+  if redis.call('LPUSH', KEYS[2], ARGV[11]) > keep then redis.call('LTRIM', KEYS[2], 0, keep - 1) end
   redis.call('PEXPIRE', KEYS[2], ARGV[10])
 end
 return answer('allow', '')
