@@ -49,7 +49,6 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr uint8_t kMaxRetries = 5;
 constexpr auto kRetryDelay = std::chrono::seconds(1);
 constexpr auto kMoAnswerTimeout = std::chrono::seconds(10);
 constexpr auto kRecordFlushInterval = std::chrono::milliseconds(50);
@@ -370,6 +369,7 @@ struct Outgoing {
   Fixed<40> text;    // receipt: first 20 characters as septets
   std::unique_ptr<smpp::Pdu> message;  // mo, reply: the deliver_sm
   std::shared_ptr<MoWaiter> waiter;    // mo from POST /mo
+  const AutoReply* rule = nullptr;     // reply: its first part, for --reply-log (from, to: the phone, the code)
   bool any_receiver() const { return kind == Kind::mo; }
 };
 
@@ -602,6 +602,7 @@ struct Simulator::Impl {
   // Record file.
   void record(Worker& w, const net::Session& s, const SubmitView& v, std::string_view message_id, uint32_t status);
   void flush_record();
+  void log_reply(const Outgoing& o);
   asio::awaitable<void> flush_loop();
   asio::awaitable<void> drop_loop();
 
@@ -635,6 +636,9 @@ struct Simulator::Impl {
   std::string record_buf;  // guarded by record_mu
   std::string record_out;  // main only
   std::FILE* record_file = nullptr;
+  std::string reply_buf;  // guarded by record_mu
+  std::string reply_out;  // main only
+  std::FILE* reply_file = nullptr;
   asio::steady_timer flush_timer;
   asio::steady_timer drop_timer;
 };
@@ -808,6 +812,11 @@ void Conn::auto_reply(const SubmitView& v, Clock::time_point now) {
                             sim_.next_ref.fetch_add(1, std::memory_order_relaxed), error);
   for (auto& p : pdus) {
     Outgoing o;
+    if (&p == &pdus.front() && sim_.reply_file) {
+      o.rule = hit;
+      o.from.assign(v.dest);
+      o.to.assign(v.source);
+    }
     o.kind = Outgoing::Kind::reply;
     o.lane = l_replies;
     o.due = now + sim_.opt.auto_reply_delay;
@@ -909,10 +918,11 @@ void Conn::on_reply(uint32_t slot, net::Reply&& r) {
     w_.counters.add(o.kind == Outgoing::Kind::receipt ? c_dlrs_sent
                     : o.kind == Outgoing::Kind::mo    ? c_mos_sent
                                                       : c_replies_sent);
+    if (o.rule) sim_.log_reply(o);
     return;
   }
   if (!r.error) w_.counters.add(c_deliver_sm_resp_errors);
-  if (++o.attempts > kMaxRetries) {
+  if (++o.attempts > sim_.opt.deliver_retries) {
     w_.counters.add(c_deliver_failed);
     return;
   }
@@ -1097,7 +1107,35 @@ void Simulator::Impl::record(Worker& w, const net::Session& s, const SubmitView&
   record_buf += l;
 }
 
+// One line per automatic reply the peer accepted (its first part): what a
+// test compares with what the peer did about it (opt-outs, tickets).
+void Simulator::Impl::log_reply(const Outgoing& o) {
+  using namespace std::chrono;
+  std::string l = "{\"ts_ms\":";
+  append_uint(l, static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()));
+  l += ",\"from\":";
+  append_json_string(l, o.from.addr.view());
+  l += ",\"to\":";
+  append_json_string(l, o.to.addr.view());
+  l += ",\"text\":";
+  append_json_string(l, o.rule->text);
+  l += "}\n";
+  std::lock_guard lock(record_mu);
+  reply_buf += l;
+}
+
 void Simulator::Impl::flush_record() {
+  if (reply_file) {
+    {
+      std::lock_guard lock(record_mu);
+      reply_out.swap(reply_buf);
+    }
+    if (!reply_out.empty()) {
+      std::fwrite(reply_out.data(), 1, reply_out.size(), reply_file);
+      std::fflush(reply_file);
+      reply_out.clear();
+    }
+  }
   if (!record_file) return;
   {
     std::lock_guard lock(record_mu);
@@ -1192,6 +1230,7 @@ Simulator::~Simulator() {
   }
   s.flush_record();
   if (s.record_file) std::fclose(s.record_file);
+  if (s.reply_file) std::fclose(s.reply_file);
 }
 
 void Simulator::start() {
@@ -1199,6 +1238,10 @@ void Simulator::start() {
   if (!s.opt.record_file.empty()) {
     s.record_file = std::fopen(s.opt.record_file.c_str(), "w");
     if (!s.record_file) throw std::runtime_error("cannot write --record " + s.opt.record_file);
+  }
+  if (!s.opt.reply_log.empty()) {
+    s.reply_file = std::fopen(s.opt.reply_log.c_str(), "w");
+    if (!s.reply_file) throw std::runtime_error("cannot write --reply-log " + s.opt.reply_log);
   }
   for (unsigned i = 0; i < s.opt.threads; ++i) s.workers.push_back(std::make_unique<Worker>(s.opt.seed + i));
 
@@ -1238,7 +1281,7 @@ void Simulator::start() {
   }
   s.server->start();
   if (!s.opt.mo_file.empty()) s.load_mo_file();
-  if (s.record_file) asio::co_spawn(s.main, s.flush_loop(), log_exception);
+  if (s.record_file || s.reply_file) asio::co_spawn(s.main, s.flush_loop(), log_exception);
   if (s.opt.drop_every.count() > 0) asio::co_spawn(s.main, s.drop_loop(), log_exception);
 }
 

@@ -68,7 +68,9 @@ struct Options {
   std::vector<AutoReply> auto_replies;
   std::chrono::milliseconds auto_reply_delay{2000};
   std::string record_file;
+  std::string reply_log;           // automatic replies the peer accepted, one JSON line each
   uint32_t window = 1024;          // deliver_sm outstanding per session
+  unsigned deliver_retries = 5;    // a refused or unanswered deliver_sm is sent again at most this often
   std::string system_id = "smsgate-smsc";  // put in bind_*_resp
 };
 

@@ -169,6 +169,9 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--auto-reply-delay-ms", auto_reply_delay_ms, "delay of automatic replies")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--record", opt.record_file, "write every submit_sm/data_sm received as a JSON line to this file");
+  app.add_option("--reply-log", opt.reply_log, "write every automatic reply the peer accepted as a JSON line to this file");
+  app.add_option("--deliver-retries", opt.deliver_retries, "times a refused deliver_sm is sent again, 1 s apart")
+      ->capture_default_str()->check(CLI::Range(0u, 255u));
   app.add_option("--window", opt.window, "deliver_sm outstanding per session")->capture_default_str()->check(CLI::Range(1u, 65536u));
   app.add_option("--system-id", opt.system_id, "system_id in bind responses")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
