@@ -38,10 +38,15 @@ struct AccountState {
   const std::string system_id;
   RateLimiter tps;                                      // max_tps over all its binds
   std::atomic<uint32_t> binds{0};                       // accepted binds, all workers (max_binds)
+  std::atomic<uint64_t> submitted{0};                   // submits within max_tps (the admin API's TPS)
   std::unique_ptr<std::atomic<uint32_t>[]> receivers;   // per worker: bound receiver/transceiver sessions
   const unsigned worker_count;
   std::atomic<bool> draining{false};                    // a worker of this node drains its pending list
   std::atomic<bool> drain_requested{false};             // asked for while draining: drain again after
+  // Complaint rate guard (gateway/guard.hpp): refreshed from Redis every
+  // second, read by every submit without a round trip.
+  std::atomic<bool> suspended{false};
+  std::atomic<int64_t> suspended_logged_ms{0};          // last submit_suspended log line (one a second)
 };
 
 // One account session on its worker, from accept to close.

@@ -43,10 +43,16 @@ struct SubmitJob {
   uint32_t throttled = 0;                    // ESME_RTHROTTLED from the carrier so far
   uint32_t hops = 0;                         // dispatches (a bind lost before sending)
   std::chrono::steady_clock::time_point ready_at{};  // carrier rate slot, once reserved
+  std::chrono::steady_clock::time_point received_at{};  // the account's submit_sm arrived (submit latency)
   // A deferred message being released: no account session waits for it.
   bool deferred = false;
   // A message of smsgate's own (an answer to a reply): nobody waits for it.
   bool internal = false;
+  // The carrier did not answer within response_timeout: the account is told
+  // ESME_ROK now; the answer may still come (late_response_window).
+  bool awaiting_carrier = false;
+  // That late answer: the account has its response already.
+  bool late = false;
   int64_t deferred_accepted_ms = 0;
   int64_t deferred_expires_ms = 0;
   // The outcome.

@@ -20,7 +20,12 @@ namespace smsgate::gateway {
   X(submit_carrier_status)    /* a carrier's non-zero status passed back */                                \
   X(submit_carrier_lost)      /* no answer from the carrier (session dropped, timeout): ESME_RSYSERR */     \
   X(carrier_throttle_retries) /* ESME_RTHROTTLED from a carrier, sent again after a pause */                \
-  X(id_map_write_failed)      /* carrier id -> our id not stored: its receipt will be unknown */            \
+  X(id_map_write_failed)      /* carrier id -> our id not written to Redis: kept in memory (id_map_backlog) */ \
+  X(id_map_backlog_written)   /* ... written later, once Redis answered again */                            \
+  X(id_map_backlog_dropped)   /* ... dropped (the in-memory table full, or past id_map_ttl): receipt unknown */ \
+  X(submit_carrier_timeout)   /* no carrier answer in response_timeout: ESME_ROK, the answer awaited late */ \
+  X(carrier_late_answers)     /* submit_sm_resp after the response timeout, taken in the late window */     \
+  X(carrier_late_unknown)     /* no answer in the late window either: receipt stat:UNKNOWN to the account */ \
   X(last_sender_write_failed) /* recipient -> account not stored: replies go to the default account */     \
   X(receipt_received)         /* receipts from carriers */                                                  \
   X(receipt_unknown_id)       /* no mapping after receipts.unknown_id_retry: dropped (answered ESME_ROK) */ \
@@ -48,7 +53,12 @@ namespace smsgate::gateway {
   X(reply_opted_in)           /* replies that removed a keyword opt-out */                                 \
   X(complaint_ticketed)       /* complaints written to the ticket outbox */                                \
   X(reply_answered)           /* confirmations, help texts and acknowledgements sent */                    \
-  X(reply_answer_failed)      /* ... that a carrier refused or no carrier took */
+  X(reply_answer_failed)      /* ... that a carrier refused or no carrier took */                         \
+  X(submit_suspended)         /* marketing submits of a suspended account: complaint_rate.suspend_status */ \
+  X(guard_count_failed)       /* delivered counts not written for the complaint rate guard (Redis down) */  \
+  X(complaint_rate_warnings)  /* accounts that crossed warn_per_1000 (the guard, on the node that saw it) */ \
+  X(accounts_suspended)       /* accounts suspended past suspend_per_1000 (by this node) */                  \
+  X(accounts_resumed)         /* suspensions lifted, as this node saw them */
 
 enum class Counter : uint8_t {
 #define SMSGATE_X(name) name,

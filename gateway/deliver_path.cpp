@@ -64,6 +64,7 @@ asio::awaitable<void> Worker::route_receipt(std::shared_ptr<Carrier> carrier, st
   const bool text_in_payload = sm.short_message.empty() && payload.has_value();
   const std::string text = text_in_payload ? *payload : sm.short_message;
   const auto receipt = smpp::parse_receipt(text);
+  metrics_.receipt(receipt ? std::string_view(receipt->stat) : std::string_view());
   const auto tlv_id = sm.tlvs.receipted_message_id();
   const std::string id = tlv_id && !tlv_id->empty() ? *tlv_id : receipt ? receipt->id : std::string();
   if (id.empty()) {
@@ -76,7 +77,9 @@ asio::awaitable<void> Worker::route_receipt(std::shared_ptr<Carrier> carrier, st
   const std::string key = keys::id_map(carrier->name(), canonical_carrier_id(id, carrier->config.receipt_ids()));
   const auto give_up_at = Clock::now() + snapshot_->config.receipts.unknown_id_retry;
   redis::Result found;
+  std::optional<std::string> unwritten;  // a mapping Redis did not take yet (Worker::keep_id_map)
   for (;;) {
+    if ((unwritten = unwritten_id_map(key))) break;
     found = co_await redis_->command("GET", key);
     if (!found.ok()) {  // the carrier will send it again
       counters_.add(Counter::redis_down_answers);
@@ -93,11 +96,18 @@ asio::awaitable<void> Worker::route_receipt(std::shared_ptr<Carrier> carrier, st
     co_await sleep_for(kUnknownIdRetryEvery);
   }
 
-  const std::string_view value = found.reply.as_string();
+  const std::string_view value = unwritten ? std::string_view(*unwritten) : found.reply.as_string();
   const auto colon = value.find(':');
   const std::string our_id(value.substr(0, colon));
   auto delivery = std::make_unique<Delivery>();
   delivery->account = colon == std::string_view::npos ? std::string() : std::string(value.substr(colon + 1));
+  // Delivered messages are what the complaint rate is measured against.
+  const auto state = sm.tlvs.message_state();
+  const bool delivered = state ? *state == static_cast<uint8_t>(smpp::MessageState::delivered)
+                               : receipt && smpp::state_from_stat(receipt->stat) == smpp::MessageState::delivered;
+  if (delivered && !delivery->account.empty() && snapshot_->policy->enabled()) {
+    count_delivered(*redis_, delivery->account, snapshot_->config.replies.complaint_rate, counters_);
+  }
   if (auto rewritten = smpp::rewrite_receipt_id(text, our_id)) {
     if (text_in_payload || rewritten->size() > kMaxShortMessage) {
       sm.short_message.clear();

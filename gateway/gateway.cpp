@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/admin.hpp"
 #include "gateway/log.hpp"
 
 namespace smsgate::gateway {
@@ -71,6 +72,15 @@ asio::awaitable<bool> run_all(asio::io_context& main, std::vector<std::pair<Work
   co_return *remaining == 0;
 }
 
+// The accounts of a configuration as the complaint rate guard sees them.
+std::vector<GuardAccount> guard_accounts(const Snapshot& s) {
+  std::vector<GuardAccount> out;
+  for (const auto& [id, entry] : s.accounts) {
+    out.push_back({id, entry.config.traffic == config::Traffic::marketing, entry.state});
+  }
+  return out;
+}
+
 }  // namespace
 
 Gateway::Gateway(asio::io_context& main, config::Config config, GatewayOptions options)
@@ -80,6 +90,7 @@ Gateway::Gateway(asio::io_context& main, config::Config config, GatewayOptions o
 }
 
 Gateway::~Gateway() {
+  admin_.reset();
   for (auto& s : servers_) s->stop();
   for (auto& w : workers_) w->stop();
   // The threads are gone: run what one worker posted to another after that
@@ -220,12 +231,34 @@ void Gateway::start() {
     tickets_ = std::make_unique<TicketForwarder>(main_.get_executor(), rc, std::move(t),
                                                  ticket_consumer_name(config_.node), fo);
     tickets_->start();
+    // Its own connection: the dashboard's sampler never waits behind traffic.
+    rc.client_name = "smsgate-" + config_.node + "-live";
+    live_redis_ = redis::Client::create(main_.get_executor(), rc);
+    live_redis_->start();
+    asio::co_spawn(main_, sample_live(), asio::detached);
+  }
+  {
+    // Complaint rate guard: its own connection, as the forwarder; set up
+    // before accounts can bind, so a suspended account is refused from the
+    // first submit after its first evaluation.
+    redis::ClientConfig rc;
+    rc.address = config_.redis.address.to_string();
+    rc.password = config_.redis.password.value;
+    rc.request_timeout = config_.redis.timeout;
+    rc.client_name = "smsgate-" + config_.node + "-guard";
+    guard_ = std::make_unique<ComplaintGuard>(main_.get_executor(), rc, config_.node);
+    guard_->configure(config_.replies.complaint_rate, guard_accounts(*snapshot), config_.policy.enabled);
+    guard_->start();
   }
   if (!options_.config_path.empty() && options_.watch_interval.count() > 0) {
     config_stamp_ = file_stamp(options_.config_path);
     asio::co_spawn(main_, watch_config(), asio::detached);
   }
   servers_.push_back(make_server(config_.smpp.listen, false));
+  if (config_.admin) {
+    admin_ = std::make_unique<AdminServer>(*this, main_, *config_.admin, config_);
+    admin_->start();
+  }
   if (config_.smpp.tls_listen) servers_.push_back(make_server(*config_.smpp.tls_listen, true));
   log_event(spdlog::level::info, "started",
             {{"node", config_.node},
@@ -235,10 +268,11 @@ void Gateway::start() {
              {"routes", std::to_string(config_.routes.size())}});
 }
 
-bool Gateway::reload() {
+bool Gateway::reload(std::vector<std::string>* diagnostics) {
   if (!options_.config_path.empty()) config_stamp_ = file_stamp(options_.config_path);
   auto loaded = config::load_config_file(options_.config_path);
   for (const auto& d : loaded.diagnostics) {
+    if (diagnostics) diagnostics->push_back(config::format(d));
     log_event(d.severity == config::Severity::error ? spdlog::level::err : spdlog::level::warn, "config_diagnostic",
               {{"diagnostic", config::format(d)}});
   }
@@ -259,6 +293,8 @@ bool Gateway::reload() {
   keep(next.smpp != config_.smpp, "smpp");
   keep(next.redis != config_.redis, "redis");
   keep(next.tickets != config_.tickets, "tickets");
+  keep(next.admin != config_.admin, "admin");
+  next.admin = config_.admin;
   next.node = config_.node;
   next.smpp = config_.smpp;
   next.redis = config_.redis;
@@ -270,6 +306,7 @@ bool Gateway::reload() {
   auto snapshot = build_snapshot(next, errors);
   if (!snapshot) {
     for (const auto& e : errors) log_event(spdlog::level::err, "config_diagnostic", {{"diagnostic", e}});
+    if (diagnostics) diagnostics->insert(diagnostics->end(), errors.begin(), errors.end());
     log_event(spdlog::level::err, "reload_rejected",
               {{"file", options_.config_path.string()},
                {"errors", std::to_string(errors.size())},
@@ -279,6 +316,10 @@ bool Gateway::reload() {
   snapshot_ = snapshot;
   for (auto& w : workers_) {
     asio::post(w->io(), [w = w.get(), snapshot] { w->install(snapshot); });
+  }
+  if (guard_) {
+    guard_->configure(snapshot->config.replies.complaint_rate, guard_accounts(*snapshot),
+                      snapshot->config.policy.enabled);
   }
   unsigned kept = 0, added = 0, removed = 0;
   for (const auto& [name, carrier] : snapshot->carriers) {
@@ -339,6 +380,7 @@ asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds limit) {
   const auto deadline = started + limit;
   stopping_.store(true);
   log_event(spdlog::level::info, "shutdown", {{"limit_ms", std::to_string(limit.count())}});
+  if (admin_) admin_->stop();
 
   // Accounts first, while carriers still answer what they have outstanding.
   std::vector<std::pair<Worker*, std::function<asio::awaitable<void>()>>> tasks;
@@ -356,6 +398,8 @@ asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds limit) {
   }
   const bool carriers_done = co_await run_all(main_, std::move(tasks), deadline);
   if (tickets_) co_await tickets_->stop(std::chrono::seconds(2));
+  if (guard_) co_await guard_->stop();
+  if (live_redis_) live_redis_->stop();
   for (auto& w : workers_) w->stop();
   log_event(spdlog::level::info, "stopped",
             {{"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count())},
@@ -365,9 +409,44 @@ asio::awaitable<void> Gateway::shutdown(std::chrono::milliseconds limit) {
   if (snapshot_->policy->enabled()) log_event(spdlog::level::info, "policy_decisions", {{"values", snapshot_->policy->hits_text()}});
 }
 
+// Every 2 s: the workers' counters added up, the binds as they stand and the
+// deferred queue's depth (the last known one while Redis does not answer).
+asio::awaitable<void> Gateway::sample_live() {
+  asio::steady_timer timer(main_);
+  uint64_t depth = 0;
+  auto next = Clock::now();
+  while (!stopping()) {
+    CounterTotals totals{};
+    for (std::size_t i = 0; i < kCounterCount; ++i) totals[i] = counter(static_cast<Counter>(i));
+    std::vector<BindState> binds;
+    for (const auto& [name, state] : account_states_) {
+      const uint32_t n = state->binds.load(std::memory_order_relaxed);
+      binds.push_back({"account", name, n > 0 ? "bound" : "not bound", n});
+    }
+    if (snapshot_) {
+      for (const auto& [name, carrier] : snapshot_->carriers) {
+        uint32_t up = 0;
+        for (const auto& link : carrier->links) up += link->bound.load(std::memory_order_relaxed) ? 1 : 0;
+        const auto all = static_cast<uint32_t>(carrier->links.size());
+        binds.push_back({"carrier", name, up == 0 ? "down" : up < all ? "partly bound" : "bound", up});
+      }
+    }
+    if (live_redis_ && live_redis_->connected()) {
+      const auto r = co_await live_redis_->command("ZCARD", policy::keys::kDue);
+      if (r.ok() && r.reply.is_integer()) depth = static_cast<uint64_t>(r.reply.integer);
+    }
+    live_.sample(std::chrono::system_clock::now(), totals, depth, std::move(binds));
+    next += LiveSeries::kInterval;
+    timer.expires_at(std::max(next, Clock::now()));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 uint64_t Gateway::counter(Counter c) const {
   uint64_t sum = 0;
   for (const auto& w : workers_) sum += w->counters().get(c);
+  if (guard_) sum += guard_->counters().get(c);
   return sum;
 }
 

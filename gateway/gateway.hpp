@@ -27,6 +27,8 @@
 #include "gateway/account.hpp"
 #include "gateway/carrier.hpp"
 #include "gateway/counters.hpp"
+#include "gateway/guard.hpp"
+#include "gateway/live.hpp"
 #include "gateway/snapshot.hpp"
 #include "gateway/tickets.hpp"
 #include "gateway/worker.hpp"
@@ -34,6 +36,7 @@
 
 namespace smsgate::gateway {
 
+class AdminServer;
 using FileStamp = std::pair<std::filesystem::file_time_type, std::uintmax_t>;
 FileStamp file_stamp(const std::filesystem::path& path);
 
@@ -59,7 +62,8 @@ class Gateway {
   // (every diagnostic is logged); otherwise accounts, carriers and routes are
   // replaced without touching the binds they did not change. Returns whether
   // the new configuration was taken.
-  bool reload();
+  // `diagnostics`, when given, receives every problem found (formatted).
+  bool reload(std::vector<std::string>* diagnostics = nullptr);
 
   // Refuses new binds, unbinds accounts (after their outstanding responses)
   // and carriers, stops the workers. Bounded by `limit`.
@@ -74,12 +78,21 @@ class Gateway {
   uint64_t counter(Counter c) const;
   // Every counter, for the exit log line.
   std::string counters_text() const;
+  // The complaint rate guard (after start()): states() and resume() for the admin API.
+  ComplaintGuard& guard() { return *guard_; }
+  // The dashboard's last 15 minutes (sampled every 2 s on the main io_context).
+  LiveSeries& live() { return live_; }
+  // ---- for the admin server (gateway/admin.hpp), on the main io_context
+  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_; }
+  const config::Config& config() const { return config_; }
+  const TicketCounters* ticket_counters() const { return tickets_ ? &tickets_->counters() : nullptr; }
 
  private:
   // Null when the policy cannot be set up (`errors` says why).
   std::shared_ptr<Snapshot> build_snapshot(const config::Config& config, std::vector<std::string>& errors);
   void retire(std::shared_ptr<Carrier> carrier);
   asio::awaitable<void> watch_config();
+  asio::awaitable<void> sample_live();
   void start_links(const std::shared_ptr<Carrier>& carrier);
   std::shared_ptr<net::Server> make_server(const config::HostPort& address, bool tls);
 
@@ -95,7 +108,11 @@ class Gateway {
   std::atomic<bool> stopping_{false};
   FileStamp config_stamp_{};  // the config file as last read
   std::unique_ptr<TicketForwarder> tickets_;  // with a policy: complaint tickets to the sink
+  std::unique_ptr<ComplaintGuard> guard_;     // suspends accounts past replies.complaint_rate
+  std::unique_ptr<AdminServer> admin_;        // with an admin: section
   unsigned next_link_worker_ = 0;
+  LiveSeries live_;
+  std::shared_ptr<redis::Client> live_redis_;  // the deferred queue's depth, for live_
   std::atomic<unsigned> next_session_worker_{0};
 };
 

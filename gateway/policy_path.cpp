@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/time_text.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/hash.hpp"
 #include "gateway/redis_keys.hpp"
@@ -71,18 +72,6 @@ int64_t release_ms(SysClock::time_point open, std::string_view message_id, std::
   return std::min(at, expires_ms);
 }
 
-// "YYMMDDhhmm" in UTC, as receipts write dates.
-std::string receipt_date(int64_t ms) {
-  const auto t = SysClock::time_point(std::chrono::milliseconds(ms));
-  const auto days = std::chrono::floor<std::chrono::days>(t);
-  const std::chrono::year_month_day ymd(days);
-  const std::chrono::hh_mm_ss hms(std::chrono::floor<std::chrono::minutes>(t - days));
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%02d%02u%02u%02d%02d", static_cast<int>(ymd.year()) % 100,
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()));
-  return buf;
-}
 
 }  // namespace
 
@@ -373,8 +362,8 @@ void Worker::answer_deferred(std::unique_ptr<SubmitJob> job) {
     const std::string last_key = keys::last_sender(job->e164, job->source);
     const std::string last_ttl = std::to_string(keys::kLastSenderTtlSeconds);
     redis_->command({"SET", last_key, job->account, "EX", last_ttl}, [](redis::Result&&) {});
-    redis_->command({"SET", id_key, id_value, "PX", ttl}, [this, store, id](redis::Result&& r) {
-      if (!r.ok()) counters_.add(Counter::id_map_write_failed);
+    redis_->command({"SET", id_key, id_value, "PX", ttl}, [this, store, id, j = std::move(job)](redis::Result&& r) {
+      if (!r.ok()) keep_id_map(*j, r);  // written when Redis answers again
       asio::co_spawn(io_, [store, id]() -> asio::awaitable<void> { co_await store->finish_deferred(id); },
                      asio::detached);
     });
@@ -431,8 +420,8 @@ asio::awaitable<void> Worker::end_deferred(const policy::Deferred& m, smpp::Mess
     r.id = m.message_id;
     r.sub = "001";
     r.dlvrd = "000";
-    r.submit_date = receipt_date(m.accepted_ms);
-    r.done_date = receipt_date(policy::to_ms(SysClock::now()));
+    r.submit_date = receipt_date(from_ms(m.accepted_ms));
+    r.done_date = receipt_date(SysClock::now());
     r.stat = std::string(smpp::stat_text(state));
     char err[8];
     std::snprintf(err, sizeof err, "%03X", error & 0xFFF);

@@ -3,6 +3,7 @@
 // hash tag, so that a Redis Cluster keeps them on one shard.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,24 @@ inline std::string drain_lock(std::string_view account) {
   k.append("drain:").append(account);
   return k;
 }
+
+}  // namespace smsgate::gateway::keys
+
+namespace smsgate::gateway {
+
+// A complaint ticket's contact, HASH number (+E.164), to (the address it
+// complained to), ton, npi, account: what ops' reply through the admin API
+// (POST /api/tickets/{id}/reply) is sent with. Written by the reply path.
+inline std::string admin_ticket_key(std::string_view ticket_id) {
+  std::string k(keys::kPrefix);
+  k.append("ticket:").append(ticket_id);
+  return k;
+}
+inline constexpr std::chrono::hours kAdminTicketTtl{24 * 90};
+
+}  // namespace smsgate::gateway
+
+namespace smsgate::gateway::keys {
 
 // The value of an id_map key.
 inline std::string id_map_value(std::string_view our_id, std::string_view account) {

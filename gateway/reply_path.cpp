@@ -11,7 +11,8 @@
 //   help       answered with replies.help_text
 //   complaint  opted out (reason "complaint"), a ticket written to the
 //              outbox stream (gateway/tickets.hpp forwards it), the
-//              acknowledgement with the ticket's reference sent
+//              acknowledgement with the ticket's reference sent, the
+//              complaint counted against the account (gateway/guard.hpp)
 //
 // Redis unreachable: the carrier gets ESME_RX_T_APPN and sends the reply
 // again; every step is idempotent (the ticket by a key derived from the
@@ -25,6 +26,7 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/time_text.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/hash.hpp"
 #include "gateway/redis_keys.hpp"
@@ -46,17 +48,6 @@ constexpr std::size_t kMaxShortMessage = 254;
 constexpr std::chrono::hours kTicketDedupe{24};
 constexpr std::string_view kOutbox = "smsgate:tickets:outbox";
 
-std::string iso_utc(SysClock::time_point t) {
-  const auto days = std::chrono::floor<std::chrono::days>(t);
-  const std::chrono::year_month_day ymd(days);
-  const std::chrono::hh_mm_ss hms(std::chrono::floor<std::chrono::seconds>(t - days));
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
 
 // The reply's text as UTF-8 (UDH stripped); binary codings give "".
 std::string reply_text(const smpp::ShortMessage& sm) {
@@ -158,14 +149,33 @@ std::string join_parts(const redis::Reply& fields, std::map<std::string, std::st
 
 // Writes the ticket to the outbox once: a reply the carrier sends again (it
 // did not hear our answer) finds its ticket by the dedupe key and gets the
-// same id back. KEYS: dedupe key, outbox. ARGV: id, ticket JSON, dedupe ms.
+// same id back. A new ticket is counted against the account for the
+// complaint rate guard (gateway/guard.hpp) in the same step, so once.
+// KEYS: dedupe key, outbox[, the account's complaints hash].
+// ARGV: id, ticket JSON, dedupe ms[, bucket, bucket TTL ms].
 const redis::Script& enqueue_once_script() {
   static const redis::Script script(R"lua(
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', 'id', ARGV[1], 'ticket', ARGV[2])
+if KEYS[3] then
+  redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return ARGV[1]
+)lua");
+  return script;
+}
+
+// The ticket's contact (number, the address it complained to, account),
+// kept for kAdminTicketTtl. KEYS: smsgate:ticket:<id>. ARGV: number, to,
+// ton, npi, account, ttl ms.
+const redis::Script& ticket_contact_script() {
+  static const redis::Script script(R"lua(
+redis.call('HSET', KEYS[1], 'number', ARGV[1], 'to', ARGV[2], 'ton', ARGV[3], 'npi', ARGV[4], 'account', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
 )lua");
   return script;
 }
@@ -305,6 +315,7 @@ asio::awaitable<bool> Worker::act_on_reply(const std::string& carrier, const std
   rf.sent_24h = facts.sent_24h;
   const policy::Classification c = snapshot->classifier->classify(text, rf);
   counters_.add(Counter::reply_classified);
+  metrics_.reply(c.outcome, c.category);
   log_event(spdlog::level::info, "reply_classified",
             {{"from", policy::mask_number(e164)},
              {"to", replied_to},
@@ -393,7 +404,7 @@ asio::awaitable<bool> Worker::act_on_reply(const std::string& carrier, const std
     t["sent_7d"] = facts.sent_7d;
     t["sent_30d"] = facts.sent_30d;
     t["already_opted_out"] = rf.already_opted_out;
-    t["opted_out_since"] = opted_out_since ? json::value(iso_utc(SysClock::time_point(std::chrono::milliseconds(opted_out_since))))
+    t["opted_out_since"] = opted_out_since ? json::value(iso_utc(from_ms(opted_out_since)))
                                            : json::value(nullptr);
     json::array acts;
     for (const auto& a : actions) acts.push_back(json::string(a));
@@ -402,12 +413,28 @@ asio::awaitable<bool> Worker::act_on_reply(const std::string& carrier, const std
                             {"resolution", iso_utc(now + due.resolution)}};
     const std::string body = json::serialize(t);
     const std::string dedupe_ms = std::to_string(std::chrono::milliseconds(kTicketDedupe).count());
-    const std::array<std::string_view, 2> keys{dedupe_key, kOutbox};
-    const std::array<std::string_view, 3> args{ticket_id, body, dedupe_ms};
-    const auto r = co_await redis_->eval(enqueue_once_script(), keys, args);
+    // Counted against the account that last messaged the number (none: nobody's).
+    const std::string complaints_key = guard_complaints_key(account);
+    const GuardBucket bucket = guard_bucket(cfg.complaint_rate.window, now_ms);
+    const std::array<std::string_view, 3> keys{dedupe_key, kOutbox, complaints_key};
+    const std::array<std::string_view, 5> args{ticket_id, body, dedupe_ms, bucket.field, bucket.ttl_ms};
+    const std::size_t counted = account.empty() ? 0 : 1;
+    const auto r = co_await redis_->eval(enqueue_once_script(), std::span(keys.data(), keys.size() - 1 + counted),
+                                         std::span(args.data(), args.size() - 2 * (1 - counted)));
     if (!r.ok() || !r.reply.is_string()) co_return false;
     const std::string stored_id(r.reply.as_string());
+    // Who to answer, for ops' reply through the admin API (POST /api/tickets/{id}/reply).
+    {
+      const std::string ton = std::to_string(reply_to.ton), npi = std::to_string(reply_to.npi);
+      const std::string key = admin_ticket_key(stored_id), ttl = std::to_string(std::chrono::milliseconds(kAdminTicketTtl).count());
+      const std::array<std::string_view, 1> tkeys{key};
+      const std::array<std::string_view, 6> targs{plus, replied_to, ton, npi, account, ttl};
+      const auto w = co_await redis_->eval(ticket_contact_script(), tkeys, targs);
+      if (!w.ok()) log_limited(spdlog::level::warn, "ticket_contact_not_stored", {{"ticket", stored_id}});
+    }
     counters_.add(Counter::complaint_ticketed);
+    gateway_.live().add_complaint({now_ms, stored_id, std::string(policy::to_string(c.category)),
+                                   std::string(policy::to_string(c.severity)), policy::mask_number(e164), account});
     log_event(spdlog::level::warn, "complaint",
               {{"ticket", stored_id},
                {"from", policy::mask_number(e164)},

@@ -56,6 +56,7 @@ Worker::Worker(Gateway& gateway, unsigned index, const config::Config& config)
   rc.request_timeout = config.redis.timeout;
   rc.client_name = "smsgate-" + config.node + "-" + std::to_string(index);
   redis_ = redis::Client::create(io_.get_executor(), rc);
+  redis_->set_latency_observer([this](std::chrono::nanoseconds rtt) { metrics_.redis_latency.observe(rtt); });
   redis_->set_state_handler([this](redis::State state, error_code reason, std::string_view detail) {
     if (state == redis::State::connected) {
       redis_ready_.store(true);
@@ -270,6 +271,7 @@ void Worker::start_link(CarrierLink& link) {
   cc.bind.system_type = c.system_type;
   cc.session.window = c.window;
   cc.session.response_timeout = tuning.response_timeout;
+  cc.session.late_window = tuning.late_response_window;  // a late submit_sm_resp: Worker::on_late_response
   cc.session.enquire_link_interval = tuning.enquire_link_interval;
   cc.session.limits.max_command_length = tuning.max_pdu;
   cc.session.close_timeout = std::chrono::seconds(3);

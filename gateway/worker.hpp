@@ -24,8 +24,10 @@
 #include "gateway/account.hpp"
 #include "gateway/carrier.hpp"
 #include "gateway/counters.hpp"
+#include "gateway/id_map_backlog.hpp"
 #include "gateway/log.hpp"
 #include "gateway/message_id.hpp"
+#include "gateway/metrics.hpp"
 #include "gateway/snapshot.hpp"
 #include "policy/quiet_hours.hpp"
 #include "policy/store.hpp"
@@ -64,6 +66,7 @@ class Worker {
   unsigned index() const { return index_; }
   asio::io_context& io() { return io_; }
   const Counters& counters() const { return counters_; }
+  const WorkerMetrics& metrics() const { return metrics_; }
   // Its Redis connection has been up at least once.
   bool redis_ready() const { return redis_ready_.load(); }
 
@@ -80,6 +83,8 @@ class Worker {
   asio::awaitable<void> unbind_accounts();
 
  private:
+  friend class AdminServer;  // sends ops' replies to complainants through answer_phone (gateway/admin.cpp)
+
   // ---- account binds (worker.cpp)
   asio::awaitable<uint32_t> authenticate(std::shared_ptr<AccountBind> bind, net::BindRequest request);
   void on_account_event(const std::shared_ptr<AccountBind>& bind, net::Session& session,
@@ -98,6 +103,18 @@ class Worker {
   void on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> job, net::Reply&& reply);
   void complete(std::unique_ptr<SubmitJob> job, uint32_t status);
   void answer_submit(std::unique_ptr<SubmitJob> job);
+  // The carrier's answer after its response timeout (or the late window's end).
+  void on_late_response(CarrierLink& link, std::unique_ptr<SubmitJob> job, net::Reply&& reply);
+  // A final receipt of smsgate's own for a message the account was told was accepted.
+  void own_receipt(const SubmitJob& job, smpp::MessageState state, uint32_t error, std::string_view why);
+  // Stores carrier id -> our id; what Redis does not take waits in id_backlog_.
+  void write_id_map(const SubmitJob& job);
+  void keep_id_map(const SubmitJob& job, const redis::Result& failed);
+  asio::awaitable<void> flush_id_backlog();
+  // A mapping still in some worker's backlog (any worker may ask).
+  std::optional<std::string> unwritten_id_map(const std::string& key);
+  // Unwritten mappings kept per worker before the oldest are dropped.
+  static constexpr std::size_t kIdBacklogCapacity = 1'000'000;
 
   // ---- policy and deferred messages (policy_path.cpp)
   void check_policy(std::unique_ptr<SubmitJob> job);
@@ -156,9 +173,12 @@ class Worker {
   std::shared_ptr<const Snapshot> snapshot_;
   MessageIdIssuer ids_;
   Counters counters_;
+  WorkerMetrics metrics_;
   LogBudget log_budget_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<AccountBind>>> binds_;  // by account
   uint32_t round_robin_ = 0;
+  IdMapBacklog id_backlog_{kIdBacklogCapacity};
+  bool flushing_id_backlog_ = false;
 };
 
 }  // namespace smsgate::gateway

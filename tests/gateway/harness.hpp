@@ -296,6 +296,7 @@ struct GatewayConfig {
     y << "node: " << node << "\n"
       << "smpp:\n  listen: 127.0.0.1:" << port << "\n  enquire_link_interval: 30s\n  response_timeout: "
       << response_timeout << "\n";
+    if (!late_response_window.empty()) y << "  late_response_window: " << late_response_window << "\n";
     if (tls_port) {
       y << "  tls_listen: 127.0.0.1:" << tls_port << "\n  tls: { cert_file: " << tls_cert << ", key_file: " << tls_key
         << " }\n";
@@ -332,6 +333,7 @@ struct GatewayConfig {
     }
     if (!policy.empty()) y << "policy:\n" << policy;
     y << "log:\n  level: " << log_level << "\n";
+    if (!admin.empty()) y << "admin:\n" << admin;
     return y.str();
   }
 
@@ -358,9 +360,11 @@ struct GatewayConfig {
   std::string default_account;
   std::string replies_extra;  // more lines of the replies: section, indented by two (answers, keywords, ...)
   std::string response_timeout = "5s";
+  std::string late_response_window;  // empty: the default (60s)
   std::string log_level = "info";
   std::string redis_on_error = "reject";
   std::string policy;  // the policy: section's lines, indented by two; empty: no policy
+  std::string admin;   // the admin: section's lines, indented by two; empty: no admin server
   std::map<std::string, std::string> extra_env;  // for what a reload will add
   uint16_t tls_port = 0;                          // 0: no TLS listener
   std::string tls_cert, tls_key;

@@ -144,6 +144,36 @@ TEST(Receipts, AfterTheIdMapTtlAreUnknownAndDropped) {
   EXPECT_EQ(count_of(t.gw->log(), "\"event\":\"receipt_unknown_id\""), 3u) << t.gw->log();
 }
 
+// on_error: allow. Messages accepted while Redis is down keep their
+// receipts: the id mappings Redis did not take wait in memory (receipts find
+// them there) and are written once Redis is back.
+TEST(Receipts, OfMessagesAcceptedWhileRedisIsDownReachTheAccount) {
+  OneCarrier t({"--dlr-delay-ms", "1000"}, [](GatewayConfig& c) { c.redis_on_error = "allow"; });
+  std::vector<std::string> ids;
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    ids = co_await submit_and_expect_receipts(*esme, 5);
+    t.redis.stop();
+    EXPECT_TRUE(co_await off_thread([&] {
+      return eventually([&] { return count_of(t.gw->log(), "\"event\":\"redis_down\"") >= 2; });
+    }));
+    const auto during = message_ids(co_await esme->submit_all(submits(20)));
+    EXPECT_EQ(during.size(), 20u);
+    ids.insert(ids.end(), during.begin(), during.end());
+    co_await sleep_for(1500ms);  // some receipts come while Redis is still down
+    t.redis.start();
+    EXPECT_TRUE(co_await esme->wait_received(ids.size(), 10000ms));
+    EXPECT_EQ(sorted(esme->receipt_ids()), sorted(ids));
+  }, 30000ms);
+  // Every mapping reached Redis.
+  EXPECT_TRUE(eventually([&] {
+    const auto keys = t.redis.command("KEYS", "*id:carrier-a:*");
+    return keys.elements.size() >= 20;
+  }, 5000ms)) << t.gw->log();
+  EXPECT_NE(t.gw->log().find("\"event\":\"id_map_write_failed\""), std::string::npos);
+  EXPECT_EQ(t.gw->log().find("\"event\":\"receipt_unknown_id\""), std::string::npos) << t.gw->log();
+}
+
 TEST(Receipts, SurviveAGatewayRestart) {
   OneCarrier t({"--dlr-delay-ms", "1500"}, carrier_ids("hex"));
   std::vector<std::string> ids;
@@ -218,6 +248,75 @@ TEST(Carriers, ADroppedBindAnswersEachOutstandingRequestOnceAndResendsNothing) {
     EXPECT_EQ(again.recorded(), 0u);
     EXPECT_EQ(late_responses, 0);
   }, 20000ms);
+}
+
+// The receipts' stat: fields, in arrival order.
+std::vector<std::string> receipt_stats(const Esme& esme) {
+  std::vector<std::string> stats;
+  for (const auto& p : esme.received) {
+    if (const auto r = smpp::parse_receipt(p.as<smpp::ShortMessage>().short_message)) stats.push_back(r->stat);
+  }
+  return stats;
+}
+
+// A carrier that answers after response_timeout: the account hears ESME_ROK
+// with our id once, at the timeout; the late answer still writes the id
+// mapping, so the carrier's receipt reaches the account; nothing is sent twice.
+TEST(Carriers, AnAnswerAfterTheTimeoutStillBringsTheReceipt) {
+  OneCarrier t({"--latency-ms", "1500"}, [](GatewayConfig& c) { c.response_timeout = "500ms"; });
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    int stray_responses = 0;
+    esme->session().set_event_handler([&](net::Session&, const net::SessionEvent& e) {
+      if (e.kind == net::SessionEvent::Kind::protocol_error) ++stray_responses;
+    });
+    const auto ids = message_ids(co_await esme->submit_all(submits(20)));
+    EXPECT_EQ(ids.size(), 20u);
+    EXPECT_TRUE(all_ours(ids));
+    EXPECT_TRUE(co_await esme->wait_received(20, 8000ms));
+    EXPECT_EQ(sorted(esme->receipt_ids()), sorted(ids));
+    EXPECT_EQ(receipt_stats(*esme), std::vector<std::string>(20, "DELIVRD"));
+    co_await sleep_for(300ms);
+    EXPECT_EQ(esme->received.size(), 20u);  // one receipt each
+    EXPECT_EQ(stray_responses, 0);          // one response each
+  }, 20000ms);
+  EXPECT_EQ(t.smsc.recorded(), 20u);
+  EXPECT_NE(t.gw->log().find("\"event\":\"carrier_timeout\""), std::string::npos);
+  EXPECT_EQ(t.gw->log().find("\"event\":\"receipt_unknown_id\""), std::string::npos) << t.gw->log();
+}
+
+// No answer within the late window either: the account, told ESME_ROK at the
+// timeout, gets a final receipt of smsgate's own saying UNKNOWN.
+TEST(Carriers, NoAnswerWithinTheLateWindowEndsInAnUnknownReceipt) {
+  OneCarrier t({"--latency-ms", "5000"}, [](GatewayConfig& c) {
+    c.response_timeout = "300ms";
+    c.late_response_window = "700ms";
+  });
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    const auto ids = message_ids(co_await esme->submit_all(submits(3)));
+    EXPECT_EQ(ids.size(), 3u);
+    EXPECT_TRUE(co_await esme->wait_received(3, 4000ms));
+    EXPECT_EQ(sorted(esme->receipt_ids()), sorted(ids));
+    EXPECT_EQ(receipt_stats(*esme), std::vector<std::string>(3, "UNKNOWN"));
+    for (const auto& p : esme->received) {
+      EXPECT_EQ(p.as<smpp::ShortMessage>().tlvs.message_state(), static_cast<uint8_t>(smpp::MessageState::unknown));
+    }
+  }, 15000ms);
+  EXPECT_EQ(t.smsc.recorded(), 3u);
+}
+
+// Without the late window, the old contract: ESME_RSYSERR at the timeout.
+TEST(Carriers, WithTheLateWindowOffATimeoutIsAnError) {
+  OneCarrier t({"--latency-ms", "1500"}, [](GatewayConfig& c) {
+    c.response_timeout = "300ms";
+    c.late_response_window = "0";
+  });
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    const auto r = co_await esme->submit("8613800138000");
+    EXPECT_EQ(r.pdu.command_status, status::ESME_RSYSERR);
+  });
 }
 
 TEST(Carriers, ThrottledSubmitsAreRetriedThenAnsweredBack) {
