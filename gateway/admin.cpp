@@ -450,6 +450,7 @@ struct AdminServer::Core : std::enable_shared_from_this<Core> {
   asio::awaitable<Reply> dead_tickets(const Request& req);
   asio::awaitable<Reply> replay_ticket(const std::string& id);
   asio::awaitable<Reply> reply_to_ticket(const std::string& id, const Request& req);
+  asio::awaitable<Reply> ticket(const std::string& id);
   asio::awaitable<Reply> accounts();
   asio::awaitable<Reply> resume(const std::string& system_id);
   Reply reload();
@@ -581,6 +582,7 @@ asio::awaitable<void> AdminServer::Core::serve(tcp::socket socket) {
     Reply reply;
     bool keep_alive = false;
     unsigned version = 11;
+    bool head = false;  // a HEAD request: answered without its body
     if (hec) {
       if (hec == http::error::end_of_stream || hec == beast::error::timeout || stopped ||
           hec == asio::error::operation_aborted || buffer.size() == 0) {
@@ -594,6 +596,7 @@ asio::awaitable<void> AdminServer::Core::serve(tcp::socket socket) {
       const auto& h = header.get();
       keep_alive = h.keep_alive();
       version = h.version();
+      head = h.method() == http::verb::head;
       std::string why;
       auto req = parse_target(std::string_view(h.target().data(), h.target().size()), why);
       const bool has_body = header.content_length().value_or(0) > 0 || header.chunked();
@@ -646,6 +649,7 @@ asio::awaitable<void> AdminServer::Core::serve(tcp::socket socket) {
     res.keep_alive(keep_alive && !reply.close);
     res.body() = std::move(reply.body);
     res.prepare_payload();
+    if (head) res.body().clear();  // HEAD: the length of what GET would send, no body
     requests->Add({{"code", std::to_string(static_cast<unsigned>(reply.status))}}).Increment();
     stream.expires_after(AdminServer::kReadTimeout);
     auto [wec, wn] = co_await http::async_write(stream, res, kAwait);
@@ -702,6 +706,12 @@ asio::awaitable<Reply> AdminServer::Core::dispatch(Request& req) {
     co_return co_await number(*n);
   }
   if (req.is(V::get, {"api", "tickets"})) co_return co_await dead_tickets(req);
+  if (req.is(V::get, {"api", "tickets", "*"})) {
+    if (!is_ticket_id(p[2])) {
+      co_return error_reply(http::status::bad_request, "bad ticket id", "a ticket id is T- and 16 hex digits");
+    }
+    co_return co_await ticket(p[2]);
+  }
   if (p.size() == 4 && p[1] == "tickets" && (p[3] == "replay" || p[3] == "reply")) {
     if (!is_ticket_id(p[2])) {
       co_return error_reply(http::status::bad_request, "bad ticket id", "a ticket id is T- and 16 hex digits");
@@ -887,6 +897,7 @@ asio::awaitable<Reply> AdminServer::Core::import_opt_outs(beast::tcp_stream& str
   json::array rejects;
   std::vector<std::string> batch;
   std::string pending;
+  bool skipping = false;  // inside an over-long line, dropping its rest
   std::vector<char> chunk(64 * 1024);
   boost::system::error_code write_error;
 
@@ -942,18 +953,30 @@ asio::awaitable<Reply> AdminServer::Core::import_opt_outs(beast::tcp_stream& str
     }
     pending.append(chunk.data(), chunk.size() - parser.get().body().size);
     std::size_t start = 0;
-    for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
+    if (skipping) {  // the rest of an over-long line read before: dropped up to its end
+      const auto nl = pending.find('\n');
+      if (nl == std::string::npos) {
+        pending.clear();
+      } else {
+        skipping = false;
+        start = nl + 1;
+      }
+    }
+    for (auto nl = pending.find('\n', start); !skipping && nl != std::string::npos; nl = pending.find('\n', start)) {
       take_line(std::string_view(pending).substr(start, nl - start));
       start = nl + 1;
     }
-    pending.erase(0, start);
-    if (pending.size() > 1024) {  // no number is this long: count it rejected, skip to its end
-      take_line(std::string_view(pending).substr(0, 64));
+    pending.erase(0, std::min(start, pending.size()));
+    if (pending.size() > 1024) {
+      // A long line (an export with a notes column): its first column is
+      // within these bytes; the rest of it, up to its end, is not read.
+      take_line(std::string_view(pending).substr(0, 1024));
       pending.clear();
+      skipping = true;
     }
     if (batch.size() >= kImportBatch) co_await flush();
   }
-  if (!pending.empty()) take_line(pending);
+  if (!pending.empty() && !skipping) take_line(pending);
   co_await flush();
   if (write_error) {
     co_return error_reply(http::status::service_unavailable, "redis unavailable",
@@ -1102,6 +1125,23 @@ asio::awaitable<Reply> AdminServer::Core::dead_tickets(const Request& req) {
   }
   json::object out{{"state", "dead"}, {"tickets", std::move(items)}};
   if (dead.size() == count) out["next"] = dead.back().entry_id;
+  co_return json_reply(std::move(out));
+}
+
+// What smsgate keeps of a ticket after it was written: whom it concerns
+// (for the closed-loop reply) and how often ops answered; the ticket itself
+// is in the ticket system.
+asio::awaitable<Reply> AdminServer::Core::ticket(const std::string& id) {
+  const auto contact = co_await redis->command("HGETALL", admin_ticket_key(id));
+  if (!contact.ok()) co_return error_reply(http::status::service_unavailable, "redis unavailable", "HGETALL failed");
+  json::object out{{"id", id}};
+  for (std::size_t i = 0; i + 1 < contact.reply.elements.size(); i += 2) {
+    out[contact.reply.elements[i].as_string()] = contact.reply.elements[i + 1].as_string();
+  }
+  if (out.size() == 1) {
+    co_return error_reply(http::status::not_found, "unknown ticket",
+                          "nothing is kept for " + id + " (unknown, or older than 90 days)");
+  }
   co_return json_reply(std::move(out));
 }
 

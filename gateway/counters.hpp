@@ -26,6 +26,7 @@ namespace smsgate::gateway {
   X(submit_carrier_timeout)   /* no carrier answer in response_timeout: ESME_ROK, the answer awaited late */ \
   X(carrier_late_answers)     /* submit_sm_resp after the response timeout, taken in the late window */     \
   X(carrier_late_unknown)     /* no answer in the late window either: receipt stat:UNKNOWN to the account */ \
+  X(carrier_late_refused)     /* a late answer that refused it: receipt stat:UNDELIV (the submit counted as sent) */ \
   X(last_sender_write_failed) /* recipient -> account not stored: replies go to the default account */     \
   X(receipt_received)         /* receipts from carriers */                                                  \
   X(receipt_unknown_id)       /* no mapping after receipts.unknown_id_retry: dropped (answered ESME_ROK) */ \

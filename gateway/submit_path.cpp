@@ -315,7 +315,7 @@ void Worker::on_late_response(CarrierLink& link, std::unique_ptr<SubmitJob> job,
   counters_.add(Counter::carrier_late_answers);
   const uint32_t s = reply.pdu.command_status;
   if (s != status::ESME_ROK) {
-    counters_.add(Counter::submit_carrier_status);
+    counters_.add(Counter::carrier_late_refused);  // not submit_carrier_status: the submit was answered ESME_ROK
     own_receipt(*job, smpp::MessageState::undeliverable, s, "late refusal");
     return;
   }
