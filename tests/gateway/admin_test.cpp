@@ -5,6 +5,7 @@
 // import; the closed-loop reply reaching the simulator; a reload of a broken
 // file answering its errors; bodies over admin.max_body; paths that try to
 // leave their place. gateway/admin.cpp, docs/admin.md.
+#include "gateway/time_text.hpp"
 #include "tests/gateway/policy_harness.hpp"
 
 namespace smsgate::gateway::test {
@@ -79,18 +80,7 @@ double sample(const std::string& text, const std::string& series) {
   return -1;
 }
 
-std::string iso_now() {
-  const auto t = std::chrono::floor<std::chrono::seconds>(SysClock::now());
-  const auto days = std::chrono::floor<std::chrono::days>(t);
-  const std::chrono::year_month_day ymd(days);
-  const std::chrono::hh_mm_ss hms(t - days);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
+std::string iso_now() { return iso_utc(SysClock::now()); }
 
 // China's weekday now as the config writes it, and every other one: a
 // quiet-hours rule for CN allowed only on those is closed all of today.
