@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "gateway/own_receipt.hpp"
 #include "gateway/time_text.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/hash.hpp"
@@ -412,23 +413,7 @@ asio::awaitable<void> Worker::end_deferred(const policy::Deferred& m, smpp::Mess
   if ((registered & 0x03) != 0) {
     smpp::Pdu pdu;
     pdu.command_id = smpp::CommandId::deliver_sm;
-    smpp::ShortMessage sm;
-    sm.source = smpp::Address{policy::ton::international, 1, m.e164};
-    sm.dest = smpp::Address{0, 0, m.source};
-    sm.esm_class = 0x04;
-    smpp::Receipt r;
-    r.id = m.message_id;
-    r.sub = "001";
-    r.dlvrd = "000";
-    r.submit_date = receipt_date(from_ms(m.accepted_ms));
-    r.done_date = receipt_date(SysClock::now());
-    r.stat = std::string(smpp::stat_text(state));
-    char err[8];
-    std::snprintf(err, sizeof err, "%03X", error & 0xFFF);
-    r.err = err;
-    sm.short_message = format_receipt(r);
-    sm.tlvs.set_receipted_message_id(m.message_id);
-    sm.tlvs.set_message_state(static_cast<uint8_t>(state));
+    smpp::ShortMessage sm = own_receipt_message(m.e164, m.source, m.message_id, from_ms(m.accepted_ms), state, error);
     pdu.body = std::move(sm);
     const std::string bytes = smpp::encode(pdu);
     const std::string key = keys::pending(m.account);

@@ -16,7 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "gateway/time_text.hpp"
+#include "gateway/own_receipt.hpp"
 #include "gateway/carrier_id.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/hash.hpp"
@@ -337,25 +337,9 @@ void Worker::own_receipt(const SubmitJob& job, smpp::MessageState state, uint32_
                {"why", why}});
   const auto* submitted = std::get_if<smpp::ShortMessage>(&job.pdu.body);
   if (!submitted || (submitted->registered_delivery & 0x03) == 0) return;
-  smpp::ShortMessage sm;
-  sm.source = smpp::Address{policy::ton::international, 1, job.e164};
-  sm.dest = smpp::Address{0, 0, job.source};
-  sm.esm_class = 0x04;
-  smpp::Receipt r;
-  r.id = job.message_id;
-  r.sub = "001";
-  r.dlvrd = "000";
-  const auto now = std::chrono::system_clock::now();
-  r.submit_date = receipt_date(now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                        Clock::now() - job.received_at));
-  r.done_date = receipt_date(now);
-  r.stat = std::string(smpp::stat_text(state));
-  char err[8];
-  std::snprintf(err, sizeof err, "%03X", error & 0xFFF);
-  r.err = err;
-  sm.short_message = smpp::format_receipt(r);
-  sm.tlvs.set_receipted_message_id(job.message_id);
-  sm.tlvs.set_message_state(static_cast<uint8_t>(state));
+  const auto submitted_at = std::chrono::system_clock::now() -
+                            std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - job.received_at);
+  smpp::ShortMessage sm = own_receipt_message(job.e164, job.source, job.message_id, submitted_at, state, error);
   auto delivery = std::make_unique<Delivery>();
   delivery->account = job.account;
   delivery->pdu.command_id = smpp::CommandId::deliver_sm;
