@@ -118,6 +118,19 @@ json::object record_json(const policy::OptOutRecord& r) {
   return o;
 }
 
+// A number's opt-out state: whether it is opted out, its records now and
+// their history (newest first), as GET /api/optouts and /api/numbers show it.
+json::object opt_out_json(const policy::OptOutState& state) {
+  json::array records, history;
+  for (const auto& r : state.records) records.push_back(record_json(r));
+  for (const auto& h : state.history) {
+    json::object o = record_json(h.record);
+    o["action"] = h.action;
+    history.push_back(std::move(o));
+  }
+  return json::object{{"opted_out", !state.records.empty()}, {"records", std::move(records)}, {"history", std::move(history)}};
+}
+
 // ---------------------------------------------------------------- the request
 
 struct Request {
@@ -806,17 +819,9 @@ asio::awaitable<Reply> AdminServer::Core::get_opt_out(const policy::Number& n) {
   auto s = store();
   const auto [ec, state] = co_await s->lookup_opt_out("+" + n.e164);
   if (ec) co_return error_reply(http::status::service_unavailable, "redis unavailable", ec.message());
-  json::array records, history;
-  for (const auto& r : state.records) records.push_back(record_json(r));
-  for (const auto& h : state.history) {
-    json::object o = record_json(h.record);
-    o["action"] = h.action;
-    history.push_back(std::move(o));
-  }
-  co_return json_reply(json::object{{"number", "+" + n.e164},
-                                    {"opted_out", !state.records.empty()},
-                                    {"records", std::move(records)},
-                                    {"history", std::move(history)}});
+  json::object out{{"number", "+" + n.e164}};
+  for (auto& field : opt_out_json(state)) out[field.key()] = std::move(field.value());
+  co_return json_reply(std::move(out));
 }
 
 asio::awaitable<Reply> AdminServer::Core::put_opt_out(const policy::Number& n, const Request& req) {
@@ -1015,15 +1020,7 @@ asio::awaitable<Reply> AdminServer::Core::number(const policy::Number& n) {
   for (const auto* z : zones) zone_names.push_back(json::string(z->name()));
   out["zones"] = std::move(zone_names);
 
-  json::array records, changes;
-  for (const auto& r : state.records) records.push_back(record_json(r));
-  for (const auto& h : state.history) {
-    json::object o = record_json(h.record);
-    o["action"] = h.action;
-    changes.push_back(std::move(o));
-  }
-  out["opt_out"] = json::object{{"opted_out", !state.records.empty()}, {"records", std::move(records)},
-                                {"history", std::move(changes)}};
+  out["opt_out"] = opt_out_json(state);
 
   // Recent sends, and the accounts and sources that sent them (for the caps kept per account or source).
   json::array sends;
