@@ -106,7 +106,7 @@ asio::awaitable<void> Worker::route_receipt(std::shared_ptr<Carrier> carrier, st
   const bool delivered = state ? *state == static_cast<uint8_t>(smpp::MessageState::delivered)
                                : receipt && smpp::state_from_stat(receipt->stat) == smpp::MessageState::delivered;
   if (delivered && !delivery->account.empty() && snapshot_->policy->enabled()) {
-    count_delivered(*redis_, delivery->account, snapshot_->config.replies.complaint_rate, counters_);
+    delivered_.add(delivery->account, snapshot_->config.replies.complaint_rate);
   }
   if (auto rewritten = smpp::rewrite_receipt_id(text, our_id)) {
     if (text_in_payload || rewritten->size() > kMaxShortMessage) {

@@ -174,14 +174,36 @@ GuardBucket guard_bucket(std::chrono::milliseconds window, int64_t at_ms) {
   return {std::to_string(start), std::to_string(window.count() + width * 1000)};
 }
 
-void count_delivered(redis::Client& redis, std::string_view account, const config::ComplaintRate& rate,
-                     Counters& counters) {
-  const GuardBucket b = guard_bucket(rate.window, now_ms());
-  const std::string key = guard_delivered_key(account);
-  redis.command({"HINCRBY", key, b.field, "1"}, [&counters](redis::Result&& r) {
-    if (!r.ok()) counters.add(Counter::guard_count_failed);
+DeliveredCounts::DeliveredCounts(asio::any_io_executor ex, const std::shared_ptr<redis::Client>& redis,
+                                 Counters& counters)
+    : redis_(redis), counters_(counters), timer_(std::move(ex)) {}
+
+void DeliveredCounts::add(std::string_view account, const config::ComplaintRate& rate) {
+  GuardBucket b = guard_bucket(rate.window, now_ms());
+  Pending& p = pending_[{std::string(account), std::move(b.field)}];
+  ++p.count;
+  p.ttl_ms = std::move(b.ttl_ms);
+  if (armed_) return;
+  armed_ = true;
+  timer_.expires_after(kDeliveredFlushEvery);
+  timer_.async_wait([this](error_code ec) {
+    if (ec == asio::error::operation_aborted) return;  // stopping: flush() was called
+    armed_ = false;
+    flush();
   });
-  redis.command({"PEXPIRE", key, b.ttl_ms}, [](redis::Result&&) {});
+}
+
+void DeliveredCounts::flush() {
+  if (!redis_) return;
+  for (auto& [key, p] : pending_) {
+    const std::string hash = guard_delivered_key(key.first);
+    const std::string by = std::to_string(p.count);
+    redis_->command({"HINCRBY", hash, key.second, by}, [&counters = counters_](redis::Result&& r) {
+      if (!r.ok()) counters.add(Counter::guard_count_failed);
+    });
+    redis_->command({"PEXPIRE", hash, p.ttl_ms}, [](redis::Result&&) {});
+  }
+  pending_.clear();
 }
 
 // ---------------------------------------------------------------- the loop

@@ -10,7 +10,8 @@
 //
 //   smsgate:guard:delivered:<account>   hash: bucket start (Unix seconds) ->
 //   smsgate:guard:complaints:<account>  count. A bucket is window/60 wide (at
-//       least 1 s). The workers HINCRBY them (delivered: a DELIVRD receipt;
+//       least 1 s). The workers HINCRBY them (delivered: DELIVRD receipts,
+//       summed in memory and written every 250 ms, DeliveredCounts;
 //       complaints: in the script that writes the ticket, once per ticket);
 //       PEXPIRE window + one bucket on each write; the guard HDELs buckets
 //       that left the window.
@@ -41,6 +42,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +50,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "config/config.hpp"
 #include "gateway/account.hpp"
@@ -91,11 +94,37 @@ struct GuardBucket {
 int64_t guard_bucket_seconds(std::chrono::milliseconds window);
 GuardBucket guard_bucket(std::chrono::milliseconds window, int64_t now_ms);
 
-// One DELIVRD receipt of `account`: HINCRBY + PEXPIRE, pipelined on the
-// worker's connection, nobody waits. A failure is counted
-// (guard_count_failed) in `counters` (the worker's own).
-void count_delivered(redis::Client& redis, std::string_view account, const config::ComplaintRate& rate,
-                     Counters& counters);
+// A worker's DELIVRD receipts, counted in memory per account and bucket and
+// written every kDeliveredFlushEvery as one HINCRBY (+ PEXPIRE) per account
+// and bucket, pipelined on the worker's connection; nobody waits. One write
+// per receipt was two Redis commands a message (docs/performance.md). The
+// price: the guard sees deliveries up to kDeliveredFlushEvery late, and a
+// SIGKILLed node loses that much of its delivered count (a rate, not a
+// message). A failed write is counted (guard_count_failed) in `counters`
+// (the worker's own). Not thread-safe: one per worker, used on its thread.
+class DeliveredCounts {
+ public:
+  static constexpr std::chrono::milliseconds kDeliveredFlushEvery{250};
+
+  // `redis`: the worker's client pointer, read at each flush (it is set after
+  // the worker's members are made).
+  DeliveredCounts(asio::any_io_executor ex, const std::shared_ptr<redis::Client>& redis, Counters& counters);
+  void add(std::string_view account, const config::ComplaintRate& rate);
+  // Writes what is counted now (at stop; the timer does it otherwise).
+  void flush();
+  void cancel() { timer_.cancel(); }
+
+ private:
+  struct Pending {
+    int64_t count = 0;
+    std::string ttl_ms;
+  };
+  const std::shared_ptr<redis::Client>& redis_;
+  Counters& counters_;
+  asio::steady_timer timer_;
+  bool armed_ = false;
+  std::map<std::pair<std::string, std::string>, Pending, std::less<>> pending_;  // (account, bucket field)
+};
 
 // ---------------------------------------------------------------- the guard
 

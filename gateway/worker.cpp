@@ -86,6 +86,8 @@ void Worker::stop() {
   asio::post(io_, [this] {
     stopped_ = true;
     scheduler_timer_.cancel();
+    delivered_.cancel();
+    delivered_.flush();
     redis_->stop();
   });
   work_.reset();

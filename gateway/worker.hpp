@@ -24,6 +24,7 @@
 #include "gateway/account.hpp"
 #include "gateway/carrier.hpp"
 #include "gateway/counters.hpp"
+#include "gateway/guard.hpp"
 #include "gateway/id_map_backlog.hpp"
 #include "gateway/log.hpp"
 #include "gateway/message_id.hpp"
@@ -178,6 +179,7 @@ class Worker {
   std::unordered_map<std::string, std::vector<std::shared_ptr<AccountBind>>> binds_;  // by account
   uint32_t round_robin_ = 0;
   IdMapBacklog id_backlog_{kIdBacklogCapacity};
+  DeliveredCounts delivered_{io_.get_executor(), redis_, counters_};  // after redis_ and counters_
   bool flushing_id_backlog_ = false;
 };
 

@@ -24,10 +24,16 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 // ---------------------------------------------------------------- the scripts
 
-// decide. KEYS: opt-out hash, sent list, part key, one key per cap rule.
+// decide. KEYS: opt-out hash, sent list, part key, then the cap logs: one
+// per scope the rules use (recipient, recipient+account, recipient+source),
+// shared by every rule of that scope - their sends are the same, only the
+// windows differ, so one ZADD records a send for all of them.
 // ARGV: now_ms, message_id, account, source, check_opt_out, check_caps,
-// use_part, part_ttl_ms, history_keep, history_ttl_ms, history entry, then
-// per cap rule: limit, window_ms, name.
+// use_part, part_ttl_ms, history_keep, history_ttl_ms, history entry,
+// refresh ('1': this Store's TTLs for the recipient are due), ttl_margin_ms,
+// the number of rules; per rule: limit, "(<now - window>", name, its log
+// (1-based); then per log: trim bound (now - its widest window), TTL ms
+// (widest window + ttl_margin).
 // Answers {kind, detail}: {"allow", ""}, {"opted_out", field}, {"cap", rule}.
 // A cap counts the sends in (now - window, +inf) with ZCOUNT: a send at
 // exactly now - window has left the window.
@@ -35,6 +41,12 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 // history is kept for every allowed send. With use_part the answer is kept
 // under the part key ("allow", "opted_out:<field>", "cap:<rule>") and
 // returned as it is, counting nothing, for the message's other parts.
+// TTLs: a key gets one when it is (or may be) new - a cap log with nothing
+// in its window, a history of one entry - and otherwise only when the
+// caller says refresh (Store::refresh_due): a cap log lives window + margin
+// past the refresh, and the caller refreshes at least every margin / 2, so
+// no send that still counts can expire with its key. Four PEXPIREs a
+// message were a fifth of Redis's work (docs/performance.md).
 const redis::Script& decide_script() {
   static const redis::Script script(R"lua(
 local use_part = ARGV[7] == '1'
@@ -60,31 +72,34 @@ if ARGV[5] == '1' then
     if found[i] then return answer('opted_out', fields[i]) end
   end
 end
-local caps = #KEYS - 3
-if ARGV[6] == '1' and caps > 0 then
-  local now = tonumber(ARGV[1])
-  local since = {}
-  for i = 1, caps do
-    local a = 11 + 3 * (i - 1)
-    since[i] = string.format('%.0f', now - tonumber(ARGV[a + 2]))
-    if redis.call('ZCOUNT', KEYS[3 + i], '(' .. since[i], '+inf') >= tonumber(ARGV[a + 1]) then
-      return answer('cap', ARGV[a + 3])
-    end
+local logs = #KEYS - 3
+local refresh = ARGV[12] == '1'
+if ARGV[6] == '1' and logs > 0 then
+  local rules = tonumber(ARGV[14])
+  local maybe_new = {}
+  for i = 1, rules do
+    local a = 15 + 4 * (i - 1)
+    local log = tonumber(ARGV[a + 3])
+    local count = redis.call('ZCOUNT', KEYS[3 + log], ARGV[a + 1], '+inf')
+    if count >= tonumber(ARGV[a]) then return answer('cap', ARGV[a + 2]) end
+    if count == 0 then maybe_new[log] = true end
   end
-  -- Sends that left the window are removed lazily, on about one call in 8:
-  -- ZCOUNT ignores them, and PEXPIRE bounds a key's life anyway.
-  local trim = now % 8 == 0
-  for i = 1, caps do
-    local key = KEYS[3 + i]
-    if trim then redis.call('ZREMRANGEBYSCORE', key, '-inf', since[i]) end
+  -- Sends that left the widest window of a log are removed lazily, on about
+  -- one call in 8: ZCOUNT ignores them, and the TTL bounds a key's life.
+  local trim = tonumber(ARGV[1]) % 8 == 0
+  local b = 15 + 4 * rules
+  for j = 1, logs do
+    local key = KEYS[3 + j]
+    if trim then redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[b + 2 * (j - 1)]) end
     redis.call('ZADD', key, ARGV[1], ARGV[2])
-    redis.call('PEXPIRE', key, ARGV[11 + 3 * (i - 1) + 2])
+    if refresh or maybe_new[j] then redis.call('PEXPIRE', key, ARGV[b + 2 * (j - 1) + 1]) end
   end
 end
 local keep = tonumber(ARGV[9])
 if keep > 0 then
-  if redis.call('LPUSH', KEYS[2], ARGV[11]) > keep then redis.call('LTRIM', KEYS[2], 0, keep - 1) end
-  redis.call('PEXPIRE', KEYS[2], ARGV[10])
+  local length = redis.call('LPUSH', KEYS[2], ARGV[11])
+  if length > keep then redis.call('LTRIM', KEYS[2], 0, keep - 1) end
+  if refresh or length == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[10]) end
 end
 return answer('allow', '')
 )lua");
@@ -469,14 +484,29 @@ struct DecideCall {
   std::vector<std::string> args;
 };
 
-DecideCall decide_call(const Submit& s, int64_t now_ms, const StoreSettings& settings) {
+DecideCall decide_call(const Submit& s, int64_t now_ms, const StoreSettings& settings, bool refresh) {
   DecideCall c;
   c.keys.reserve(3 + settings.caps.size());
   c.keys.push_back(keys::opt_out(s.e164));
   c.keys.push_back(keys::sent(s.e164));
   c.keys.push_back(keys::part(s.e164, s.account, s.part));
-  for (const CapRule& rule : settings.caps) c.keys.push_back(keys::cap(s.e164, rule, s.account, s.source));
-  c.args.reserve(11 + 3 * settings.caps.size());
+  // The logs (at most one per scope) and the widest window of each.
+  std::vector<std::size_t> log_of(settings.caps.size());
+  std::vector<int64_t> widest;
+  for (std::size_t i = 0; i < settings.caps.size(); ++i) {
+    std::string key = keys::cap(s.e164, settings.caps[i], s.account, s.source);
+    const auto at = std::find(c.keys.begin() + 3, c.keys.end(), key);
+    log_of[i] = static_cast<std::size_t>(at - (c.keys.begin() + 3));
+    const int64_t window = std::max<int64_t>(1, settings.caps[i].window.count());
+    if (at == c.keys.end()) {
+      c.keys.push_back(std::move(key));
+      widest.push_back(window);
+    } else {
+      widest[log_of[i]] = std::max(widest[log_of[i]], window);
+    }
+  }
+  const int64_t margin = ttl_margin(settings).count();
+  c.args.reserve(14 + 4 * settings.caps.size() + 2 * widest.size());
   c.args.push_back(std::to_string(now_ms));
   c.args.push_back(s.message_id);
   c.args.push_back(s.account);
@@ -488,10 +518,19 @@ DecideCall decide_call(const Submit& s, int64_t now_ms, const StoreSettings& set
   c.args.push_back(std::to_string(settings.history.keep));
   c.args.push_back(std::to_string(std::max<int64_t>(1, settings.history.ttl.count())));
   c.args.push_back(settings.history.keep > 0 ? history_entry(s, now_ms, settings.history.text) : std::string());
-  for (const CapRule& rule : settings.caps) {
+  c.args.push_back(refresh ? "1" : "0");
+  c.args.push_back(std::to_string(margin));
+  c.args.push_back(std::to_string(settings.caps.size()));
+  for (std::size_t i = 0; i < settings.caps.size(); ++i) {
+    const CapRule& rule = settings.caps[i];
     c.args.push_back(std::to_string(rule.limit));
-    c.args.push_back(std::to_string(std::max<int64_t>(1, rule.window.count())));
+    c.args.push_back("(" + std::to_string(now_ms - std::max<int64_t>(1, rule.window.count())));
     c.args.push_back(rule.name);
+    c.args.push_back(std::to_string(log_of[i] + 1));
+  }
+  for (const int64_t window : widest) {
+    c.args.push_back(std::to_string(now_ms - window));
+    c.args.push_back(std::to_string(window + margin));
   }
   return c;
 }
@@ -584,8 +623,7 @@ namespace keys {
 std::string opt_out(std::string_view e164) { return tagged(e164, "optout"); }
 std::string opt_out_log(std::string_view e164) { return tagged(e164, "optlog"); }
 std::string cap(std::string_view e164, const CapRule& rule, std::string_view account, std::string_view source) {
-  std::string k = tagged(e164, "cap:");
-  k += rule.name;
+  std::string k = tagged(e164, "cap");
   switch (rule.per) {
     case CapScope::recipient: break;
     case CapScope::recipient_account:
@@ -619,8 +657,37 @@ std::string deferred(std::string_view message_id) {
 Store::Store(std::shared_ptr<redis::Client> client, std::shared_ptr<const StoreSettings> settings)
     : client_(std::move(client)), settings_(std::move(settings)) {}
 
+Millis ttl_margin(const StoreSettings& settings) {
+  Millis shortest = settings.history.ttl;
+  for (const CapRule& rule : settings.caps) shortest = std::min(shortest, rule.window);
+  // Twice the refresh interval, plus time for a call to wait in a pipeline
+  // (a refresh sent earlier may run later than the send that skipped one).
+  return 2 * std::max(Millis{1}, shortest / 8) + settings.pipeline_slack;
+}
+
+bool Store::refresh_due(const Submit& submit, int64_t now_ms) {
+  if (!submit.check_caps && settings_->history.keep == 0) return false;
+  std::string key;
+  key.reserve(submit.e164.size() + submit.account.size() + submit.source.size() + 2);
+  key.append(submit.e164).append(1, '\0').append(submit.account).append(1, '\0').append(submit.source);
+  const int64_t every = (ttl_margin(*settings_) - settings_->pipeline_slack).count() / 2;
+  auto [it, fresh] = refreshed_.try_emplace(std::move(key), now_ms);
+  if (fresh) {
+    // Forgetting is safe (it only refreshes again): bound the memory.
+    if (refreshed_.size() > kRefreshMemory) {
+      refreshed_.clear();
+      refreshed_.emplace(std::string(submit.e164) + '\0' + submit.account + '\0' + submit.source, now_ms);
+    }
+    return true;
+  }
+  if (now_ms - it->second < every && now_ms >= it->second) return false;
+  it->second = now_ms;
+  return true;
+}
+
 void Store::decide(const Submit& submit, TimePoint now, std::function<void(DecideResult&&)> done) {
-  const DecideCall call = decide_call(submit, to_ms(now), *settings_);
+  const int64_t now_ms = to_ms(now);
+  const DecideCall call = decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms));
   const auto k = views(call.keys);
   const auto a = views(call.args);
   client_->eval(decide_script(), k, a,
@@ -629,7 +696,8 @@ void Store::decide(const Submit& submit, TimePoint now, std::function<void(Decid
 
 asio::awaitable<DecideResult> Store::decide(const Submit& submit, TimePoint now) {
   auto client = client_;
-  const DecideCall call = decide_call(submit, to_ms(now), *settings_);
+  const int64_t now_ms = to_ms(now);
+  const DecideCall call = decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms));
   const auto k = views(call.keys);
   const auto a = views(call.args);
   const Result r = co_await client->eval(decide_script(), k, a);

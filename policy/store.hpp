@@ -6,9 +6,10 @@
 // number, so that a move to Redis Cluster keeps each decision on one slot:
 //   smsgate:{+8613800138000}:optout            HASH  field ("*", "a:<account>", "s:<source>") -> record JSON
 //   smsgate:{+8613800138000}:optlog            LIST  the number's opt-out changes, newest first (JSON)
-//   smsgate:{+8613800138000}:cap:<rule>        ZSET  sliding log, member = message id, score = ms
-//   smsgate:{+8613800138000}:cap:<rule>:a:<account>   (per recipient+account)
-//   smsgate:{+8613800138000}:cap:<rule>:s:<source>    (per recipient+source)
+//   smsgate:{+8613800138000}:cap              ZSET  sliding log of sends, member = message id, score = ms,
+//                                                   shared by every cap rule of that scope (each counts its window)
+//   smsgate:{+8613800138000}:cap:a:<account>  (rules per recipient+account)
+//   smsgate:{+8613800138000}:cap:s:<source>   (rules per recipient+source)
 //   smsgate:{+8613800138000}:sent              LIST  send history, newest first (JSON)
 //   smsgate:{+8613800138000}:part:<account>:<ref>:<total>  STRING one long message's decision
 // The deferred queue has its own tag:
@@ -31,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -65,7 +67,7 @@ inline constexpr std::string_view kAudit = "smsgate:audit:optout";
 // What the send history keeps for a recipient.
 struct HistorySettings {
   uint32_t keep = 20;                        // last N messages; 0: no history
-  Millis ttl{std::chrono::hours{24 * 90}};   // refreshed on every send
+  Millis ttl{std::chrono::hours{24 * 90}};   // from its last refresh: a new list, or at most every ttl / 8
   bool text = false;                         // keep the text too (else only its hash)
 };
 
@@ -76,6 +78,9 @@ struct StoreSettings {
   HistorySettings history;
   Millis part_ttl{std::chrono::minutes{10}};  // how long a long message's decision is kept for its other parts
   Millis audit_retention{std::chrono::hours{24 * 180}};
+  // How much later than the one sent after it a TTL refresh may run (both
+  // wait in a pipeline): part of ttl_margin.
+  Millis pipeline_slack{std::chrono::seconds{30}};
 };
 
 // One submit, as the decide script needs it.
@@ -161,7 +166,10 @@ class Store {
 
   // Opt-out check, every cap rule exactly, and on allow the send recorded in
   // every cap key and the history: one EVALSHA. A cap rule that refuses
-  // records nothing anywhere.
+  // records nothing anywhere. Keys' TTLs are set when a key is new and
+  // refreshed by each Store at most every ttl_margin / 2 per (recipient,
+  // account, source): a cap log lives at least its window + ttl_margin past
+  // the last send.
   void decide(const Submit& submit, TimePoint now, std::function<void(DecideResult&&)> done);
   asio::awaitable<DecideResult> decide(const Submit& submit, TimePoint now);
 
@@ -212,9 +220,19 @@ class Store {
   asio::awaitable<std::pair<error_code, std::pair<uint64_t, uint64_t>>> deferred_depth();
 
  private:
+  // Whether this decide refreshes the recipient's TTLs (remembered per
+  // Store, that is per worker: not thread-safe, like the Store's client).
+  bool refresh_due(const Submit& submit, int64_t now_ms);
+  static constexpr std::size_t kRefreshMemory = 65'536;
+
   std::shared_ptr<redis::Client> client_;
   std::shared_ptr<const StoreSettings> settings_;
+  std::unordered_map<std::string, int64_t> refreshed_;  // "<e164>\0<account>\0<source>" -> last refresh, ms
 };
+
+// How long past its window a cap log is kept after a refresh: 2 x the
+// refresh interval (the shortest window or history TTL / 8) + pipeline_slack.
+Millis ttl_margin(const StoreSettings& settings);
 
 }  // namespace smsgate::policy
 

@@ -130,7 +130,7 @@ TEST_F(DecideTest, CapPerRecipientIsExactUnderConcurrency) {
   EXPECT_EQ(tally.errors, 0);
   EXPECT_EQ(tally.allowed, 3);
   EXPECT_EQ(tally.refused, 997);
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily")), 3);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap")), 3);
   EXPECT_EQ(integer(server().command("LLEN", "smsgate:{+8613800138000}:sent")), 3);
 }
 
@@ -143,8 +143,8 @@ TEST_F(DecideTest, CapPerRecipientAndAccountIsExactUnderConcurrency) {
   EXPECT_EQ(tally.allowed, 6);
   EXPECT_EQ(tally.allowed_by_variant[0], 3);  // acme
   EXPECT_EQ(tally.allowed_by_variant[1], 3);  // beta
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily:a:acme")), 3);
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily:a:beta")), 3);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:a:acme")), 3);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:a:beta")), 3);
 }
 
 TEST_F(DecideTest, CapPerRecipientAndSourceIsExactUnderConcurrency) {
@@ -156,8 +156,8 @@ TEST_F(DecideTest, CapPerRecipientAndSourceIsExactUnderConcurrency) {
   EXPECT_EQ(tally.allowed, 6);
   EXPECT_EQ(tally.allowed_by_variant[0], 3);  // source 1069
   EXPECT_EQ(tally.allowed_by_variant[1], 3);  // source 2000
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily:s:1069")), 3);
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily:s:2000")), 3);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:s:1069")), 3);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:s:2000")), 3);
 }
 
 // ---------------------------------------------------------------- the sliding window
@@ -176,10 +176,49 @@ TEST_F(DecideTest, SlidingWindowLetsTheOldestSendLeaveAtExactlyTheWindow) {
     EXPECT_TRUE(refused(co_await store.decide(submit("m7"), at(3999ms)), Outcome::frequency_cap, "burst"));
     EXPECT_TRUE(allowed(co_await store.decide(submit("m8"), at(4000ms))));
   });
-  // The cap key expires a window after the last send.
-  const int64_t pttl = integer(server().command("PTTL", "smsgate:{+8613800138000}:cap:burst"));
-  EXPECT_GT(pttl, 2000);
-  EXPECT_LE(pttl, 3000);
+  // The cap key outlives the window after the last send, by at most the margin.
+  const int64_t pttl = integer(server().command("PTTL", "smsgate:{+8613800138000}:cap"));
+  EXPECT_GT(pttl, 3000);
+  EXPECT_LE(pttl, 3000 + policy::ttl_margin(with_caps({rule("burst", 3, 3s)})).count());
+}
+
+// TTLs are refreshed only now and then (not on every send), yet a steady
+// sender's cap log never expires while its sends still count: at every send
+// the count is exactly the sends of the last window. Real time, a short
+// window and no pipeline slack, so that a missed refresh would show.
+TEST_F(DecideTest, CapLogLivesAsLongAsItsSendsCountWithFewTtlRefreshes) {
+  StoreSettings settings = with_caps({rule("short", 1000, 800ms)});
+  settings.history.keep = 0;
+  settings.pipeline_slack = 0ms;  // margin 2 x 100 ms: the key would die 1 s after an unrefreshed creation
+  server().command("CONFIG", "RESETSTAT");
+  int sends = 0;
+  run(settings, [&](Store& store, redis::Client& client) -> asio::awaitable<void> {
+    std::vector<int64_t> sent;
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < 2500ms) {
+      const auto now = std::chrono::system_clock::now();
+      const int64_t now_ms = policy::to_ms(now);
+      const DecideResult r = co_await store.decide(submit("m" + std::to_string(sends)), now);
+      CO_REQUIRE(allowed(r));
+      sent.push_back(now_ms);
+      ++sends;
+      const int64_t expected = std::count_if(sent.begin(), sent.end(), [&](int64_t t) { return t > now_ms - 800; });
+      const std::string since = "(" + std::to_string(now_ms - 800);
+      const std::array<std::string_view, 4> zcount{"ZCOUNT", "smsgate:{+8613800138000}:cap", since, "+inf"};
+      const redis::Result c = co_await client.command(std::span<const std::string_view>(zcount));
+      CO_REQUIRE(c.ok() && c.reply.is_integer());
+      EXPECT_EQ(c.reply.integer, expected) << "after send " << sends;
+      pause.expires_after(30ms);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+  });
+  ASSERT_GT(sends, 20);
+  const std::string stats = server().command("INFO", "commandstats").str;
+  const auto at = stats.find("cmdstat_pexpire:calls=");
+  ASSERT_NE(at, std::string::npos) << stats;
+  const int pexpires = std::stoi(stats.substr(at + 22));
+  EXPECT_LT(pexpires, sends / 2) << "a TTL refresh on (nearly) every send";
 }
 
 TEST_F(DecideTest, RefusalRecordsNothingAnywhere) {
@@ -189,11 +228,28 @@ TEST_F(DecideTest, RefusalRecordsNothingAnywhere) {
     EXPECT_TRUE(refused(co_await store.decide(submit("m2"), at(1ms)), Outcome::frequency_cap, "strict"));
     EXPECT_TRUE(refused(co_await store.decide(submit("m3"), at(2ms)), Outcome::frequency_cap, "strict"));
   });
-  // The first rule passed for m2 and m3 but counted neither.
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:hourly")), 1);
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:strict")), 1);
+  // The first rule passed for m2 and m3 but counted neither (both rules
+  // read the recipient's one log).
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap")), 1);
   EXPECT_EQ(integer(server().command("LLEN", "smsgate:{+8613800138000}:sent")), 1);
-  EXPECT_TRUE(server().command("ZSCORE", "smsgate:{+8613800138000}:cap:hourly", "m2").is_nil());
+  EXPECT_TRUE(server().command("ZSCORE", "smsgate:{+8613800138000}:cap", "m2").is_nil());
+}
+
+// Rules of one scope share one log; each counts its own window, and the
+// lazy trim (now % 8 == 0 at every send here) keeps what the widest window
+// still needs.
+TEST_F(DecideTest, RulesOfOneScopeShareALogAndEachCountsItsOwnWindow) {
+  const auto caps = with_caps({rule("minute", 2, 1min), rule("hour", 3, 1h)});
+  run(caps, [](Store& store, redis::Client&) -> asio::awaitable<void> {
+    EXPECT_TRUE(allowed(co_await store.decide(submit("m1"), at(0ms))));
+    EXPECT_TRUE(allowed(co_await store.decide(submit("m2"), at(8ms))));
+    // The minute is full; the hour is not.
+    EXPECT_TRUE(refused(co_await store.decide(submit("m3"), at(16ms)), Outcome::frequency_cap, "minute"));
+    // A minute later m1 and m2 left the minute's window, not the hour's.
+    EXPECT_TRUE(allowed(co_await store.decide(submit("m4"), at(60'008ms))));
+    EXPECT_TRUE(refused(co_await store.decide(submit("m5"), at(120'016ms)), Outcome::frequency_cap, "hour"));
+  });
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap")), 3);
 }
 
 TEST_F(DecideTest, FirstRefusingRuleIsNamed) {
@@ -274,7 +330,7 @@ TEST_F(DecideTest, TransactionalSkipsCapsButNotOptOuts) {
     EXPECT_TRUE(refused(co_await store.decide(otp, at(4ms)), Outcome::opted_out, "a:acme"));
   });
   // Transactional sends are not counted (the cap log has m1 only) but are in the history.
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily")), 1);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap")), 1);
   EXPECT_EQ(integer(server().command("LLEN", "smsgate:{+8613800138000}:sent")), 3);
 }
 
@@ -400,7 +456,7 @@ TEST_F(DecideTest, PartsOfALongMessageGetTheFirstPartsAnswerAndCountOnce) {
           << "part " << p;
     }
   });
-  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap:daily")), 1);
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613800138000}:cap")), 1);
   EXPECT_EQ(integer(server().command("LLEN", "smsgate:{+8613800138000}:sent")), 1);
   const int64_t pttl = integer(server().command("PTTL", "smsgate:{+8613800138000}:part:acme:42:3"));
   EXPECT_GT(pttl, 590'000);
