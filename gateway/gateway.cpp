@@ -184,6 +184,17 @@ std::shared_ptr<net::Server> Gateway::make_server(const config::HostPort& addres
       }
     }
   });
+  if (tls) {
+    // Not TLS (plain SMPP on this port), TLS 1.0/1.1 only, or no handshake in
+    // time: the connection is closed; one line each, at most 10 a second.
+    server->set_tls_failure_handler([budget = LogBudget()](const net::tcp::endpoint& peer, const error_code& ec) mutable {
+      uint64_t suppressed = 0;
+      if (!budget.allow(suppressed)) return;
+      if (suppressed) log_event(spdlog::level::warn, "log_lines_suppressed", {{"count", std::to_string(suppressed)}});
+      log_event(spdlog::level::warn, "tls_handshake_failed",
+                {{"peer", peer.address().to_string() + ":" + std::to_string(peer.port())}, {"reason", ec.message()}});
+    });
+  }
   server->start();
   log_event(spdlog::level::info, "listening",
             {{"address", net::tcp::endpoint(server->local_endpoint()).address().to_string() + ":" +

@@ -39,6 +39,9 @@ void Server::set_session_handler(std::function<void(const std::shared_ptr<Sessio
   session_handler_ = std::move(handler);
 }
 void Server::set_executor_picker(std::function<asio::any_io_executor()> picker) { picker_ = std::move(picker); }
+void Server::set_tls_failure_handler(std::function<void(const tcp::endpoint&, const error_code&)> handler) {
+  tls_failure_handler_ = std::move(handler);
+}
 
 void Server::start() {
   acceptor_.open(config_.endpoint.protocol());
@@ -90,8 +93,16 @@ asio::awaitable<void> Server::setup(tcp::socket socket) {
   std::unique_ptr<Stream> stream;
   if (config_.tls) {
     error_code ec;
+    const tcp::endpoint peer = socket.remote_endpoint(ec);
     stream = co_await accept_tls_stream(std::move(socket), *config_.tls, config_.tls_handshake_timeout, ec);
-    if (!stream) co_return;
+    if (!stream) {
+      if (tls_failure_handler_) {
+        asio::post(executor_, [self, peer, ec] {
+          if (!self->stopped_) self->tls_failure_handler_(peer, ec);
+        });
+      }
+      co_return;
+    }
   } else {
     stream = make_tcp_stream(std::move(socket));
   }

@@ -50,6 +50,10 @@ class Server : public std::enable_shared_from_this<Server> {
   void set_session_handler(std::function<void(const std::shared_ptr<Session>&)> handler);
   // Picks the executor for each accepted connection (default: the server's).
   void set_executor_picker(std::function<asio::any_io_executor()> picker);
+  // TLS: called, on the server's executor, for each connection closed because
+  // its handshake failed (not TLS at all, e.g. plain SMPP; a protocol version
+  // below 1.2; no handshake within tls_handshake_timeout). No session exists.
+  void set_tls_failure_handler(std::function<void(const tcp::endpoint& peer, const error_code& ec)> handler);
 
   // Opens, binds and listens (throws boost::system::system_error on
   // failure), then accepts until stop().
@@ -75,6 +79,7 @@ class Server : public std::enable_shared_from_this<Server> {
   Authenticator authenticator_;
   std::function<void(const std::shared_ptr<Session>&)> session_handler_;
   std::function<asio::any_io_executor()> picker_;
+  std::function<void(const tcp::endpoint&, const error_code&)> tls_failure_handler_;
   std::vector<std::weak_ptr<Session>> sessions_;  // touched on the server's executor only
   bool stopped_ = false;
 };

@@ -2,11 +2,12 @@
 #include "smpp/net/coroutine_warnings.hpp"
 
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -99,12 +100,29 @@ asio::awaitable<StreamOrError> connect_plain(asio::any_io_executor ex, ConnectOp
 
   asio::ssl::stream<tcp::socket> tls(std::move(socket), *options.tls);
   const std::string& name = options.tls_server_name.empty() ? options.host : options.tls_server_name;
-  SSL_set_tlsext_host_name(tls.native_handle(), name.c_str());
-  if (SSL_CTX_get_verify_mode(options.tls->native_handle()) & SSL_VERIFY_PEER) {
-    tls.set_verify_callback(asio::ssl::host_name_verification(name));
+  error_code not_ip;
+  asio::ip::make_address(name, not_ip);
+  if (not_ip) SSL_set_tlsext_host_name(tls.native_handle(), name.c_str());  // SNI carries no IP addresses
+  const bool verify = SSL_CTX_get_verify_mode(options.tls->native_handle()) & SSL_VERIFY_PEER;
+  if (verify) {
+    // OpenSSL's own name check rather than a verify callback: a mismatch is
+    // then reported as X509_V_ERR_HOSTNAME_MISMATCH, not as an unspecified error.
+    X509_VERIFY_PARAM* param = SSL_get0_param(tls.native_handle());
+    if (not_ip) {
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    }
   }
   auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, tuple_awaitable);
-  if (hec) co_return failed(hec);
+  if (hec) {
+    // Say why the certificate was refused (the handshake's own error is only
+    // "certificate verify failed").
+    const long result = SSL_get_verify_result(tls.native_handle());
+    if (verify && result != X509_V_OK) co_return failed(error_code(static_cast<int>(result), tls_verify_category()));
+    co_return failed(hec);
+  }
   co_return done(make_tls_stream(std::move(tls)));
 }
 
@@ -123,7 +141,20 @@ asio::awaitable<std::unique_ptr<Stream>> finish(asio::awaitable<StreamOrError> o
   co_return std::move(stream);
 }
 
+class TlsVerifyCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "tls_verify"; }
+  std::string message(int value) const override {
+    return std::string("certificate verify failed: ") + X509_verify_cert_error_string(value);
+  }
+};
+
 }  // namespace
+
+const boost::system::error_category& tls_verify_category() noexcept {
+  static const TlsVerifyCategory category;
+  return category;
+}
 
 std::unique_ptr<Stream> make_tcp_stream(tcp::socket socket) {
   return std::make_unique<StreamImpl<tcp::socket>>(std::move(socket));

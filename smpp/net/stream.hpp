@@ -62,6 +62,7 @@ std::shared_ptr<asio::ssl::context> make_tls_server_context(const std::string& c
 // Client: verifies the server's certificate against `ca_pem_file` (and the
 // host name given to connect_stream) when ca_pem_file is not empty; an empty
 // ca_pem_file means no verification (test setups, self-signed carriers).
+// Both refuse TLS 1.0 and 1.1 whatever the peer offers.
 std::shared_ptr<asio::ssl::context> make_tls_client_context(const std::string& ca_pem_file = {});
 
 struct ConnectOptions {
@@ -80,6 +81,13 @@ struct ConnectOptions {
 asio::awaitable<std::unique_ptr<Stream>> connect_stream(asio::any_io_executor ex,
                                                         const ConnectOptions& options,
                                                         error_code& ec);
+
+// A client handshake that failed because the server's certificate did not
+// verify (connect_stream with a verifying context): the value is OpenSSL's
+// X509_V_ERR_*, the message says why, e.g. "certificate verify failed:
+// certificate has expired", "...: hostname mismatch", "...: self-signed
+// certificate".
+const boost::system::error_category& tls_verify_category() noexcept;
 
 // Server side TLS: does the handshake on an accepted socket within `timeout`.
 // Returns null and sets `ec` on failure.

@@ -272,6 +272,7 @@ struct CarrierSpec {
   uint32_t max_tps = 100000;
   uint32_t throttle_retries = 3;
   uint32_t window = 64;
+  std::string tls;  // the carrier's `tls:` value as YAML (e.g. "{ ca_file: ca.pem }"); empty: plain TCP
 };
 
 // The YAML smsgate runs with; passwords go through password_env.
@@ -316,6 +317,7 @@ struct GatewayConfig {
         << "\n    max_tps: " << c.max_tps << "\n    id_format: " << c.id_format
         << "\n    throttle_retries: " << c.throttle_retries << "\n";
       if (!c.receipt_id_format.empty()) y << "    receipt_id_format: " << c.receipt_id_format << "\n";
+      if (!c.tls.empty()) y << "    tls: " << c.tls << "\n";
     }
     y << "routes:\n";
     if (routes.empty()) {
