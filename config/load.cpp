@@ -6,7 +6,10 @@
 #include <map>
 #include <ostream>
 #include <set>
+#include <sstream>
 #include <system_error>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "config/config.hpp"
 #include "config/policy_values.hpp"
@@ -621,18 +624,36 @@ Codec<std::string> reply_pattern() {
 
 // A list field of ReplyWords, written only when it has words.
 Field<ReplyWords> words_field(std::string key, std::vector<std::string> ReplyWords::*member,
-                              Codec<std::string> item) {
-  return write_unless(field(std::move(key), member, list_of(std::move(item))),
+                              Codec<std::vector<std::string>> list) {
+  return write_unless(field(std::move(key), member, std::move(list)),
                       std::function<bool(const ReplyWords&)>(
                           [member](const ReplyWords& w) { return (w.*member).empty(); }));
 }
 
+// Patterns in one outcome's list: each is an RE2 program of up to
+// policy::kPatternMaxMem, matched against every reply. A longer list is
+// refused before any of it is compiled.
+constexpr std::size_t kMaxReplyPatterns = 100;
+
+Codec<std::vector<std::string>> reply_patterns() {
+  Codec<std::vector<std::string>> c = list_of(reply_pattern());
+  c.read = [read = c.read](Ctx& ctx, const Value& v) -> std::optional<std::vector<std::string>> {
+    if (v.node.IsSequence() && v.node.size() > kMaxReplyPatterns) {
+      ctx.fail(v, std::to_string(v.node.size()) + " patterns; at most " + std::to_string(kMaxReplyPatterns) +
+                      " (join alternatives with |)");
+      return std::nullopt;
+    }
+    return read(ctx, v);
+  };
+  return c;
+}
+
 const Section<ReplyWords>& reply_words_section() {
   static const Section<ReplyWords> s{{
-      words_field("exact", &ReplyWords::exact, keyword()),
-      words_field("leading", &ReplyWords::leading, keyword()),
-      words_field("phrases", &ReplyWords::phrases, keyword()),
-      words_field("patterns", &ReplyWords::patterns, reply_pattern()),
+      words_field("exact", &ReplyWords::exact, list_of(keyword())),
+      words_field("leading", &ReplyWords::leading, list_of(keyword())),
+      words_field("phrases", &ReplyWords::phrases, list_of(keyword())),
+      words_field("patterns", &ReplyWords::patterns, reply_patterns()),
   }};
   return s;
 }
@@ -1133,23 +1154,96 @@ namespace {
 // Aliases make a small file a large tree (each `*ref` is the whole anchored
 // node again, and anchors can refer to anchors): walking it must stay
 // bounded, so a document that expands past these limits is refused before
-// it is read.
+// it is read. Nodes and depth bound the walk; text bounds what reading
+// copies: each value's text and its path (the keys above it, which every
+// diagnostic and every remembered value repeats), so a long anchored key or
+// value aliased many times cannot turn a 10 KB file into gigabytes.
 constexpr std::size_t kMaxNodes = 200'000;
 constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxExpandedText = 16 << 20;
 
-bool within_limits(const YAML::Node& node, int depth, std::size_t& budget) {
-  if (budget == 0 || depth > kMaxDepth) return false;
-  --budget;
+struct ExpansionBudget {
+  std::size_t nodes = kMaxNodes;
+  std::size_t text = kMaxExpandedText;
+  bool text_exceeded = false;
+};
+
+// `path_bytes`: the length of the keys above `node`, as its path repeats them.
+bool within_limits(const YAML::Node& node, int depth, std::size_t path_bytes, ExpansionBudget& budget) {
+  if (budget.nodes == 0 || depth > kMaxDepth) return false;
+  --budget.nodes;
+  const std::size_t own = path_bytes + (node.IsScalar() ? node.Scalar().size() : 0) + 1;
+  if (own > budget.text) {
+    budget.text_exceeded = true;
+    return false;
+  }
+  budget.text -= own;
   if (!node.IsMap() && !node.IsSequence()) return true;
   for (const auto& item : node) {
     if (node.IsMap()) {
-      if (!within_limits(item.first, depth + 1, budget) || !within_limits(item.second, depth + 1, budget)) return false;
-    } else if (!within_limits(item, depth + 1, budget)) {
+      const std::size_t key_bytes = item.first.IsScalar() ? item.first.Scalar().size() : 0;
+      if (!within_limits(item.first, depth + 1, path_bytes, budget) ||
+          !within_limits(item.second, depth + 1, path_bytes + key_bytes + 1, budget)) {
+        return false;
+      }
+    } else if (!within_limits(item, depth + 1, path_bytes + 8, budget)) {  // "[1234]."
       return false;
     }
   }
   return true;
 }
+
+// Where the file's second YAML document starts, if it has one. Counted with
+// a bounded loop rather than YAML::LoadAll: on some malformed input (a ','
+// at the start of a line in block context) yaml-cpp 0.7's parser returns
+// the same empty document forever, and LoadAll collects them until memory
+// runs out (found by fuzz_config).
+class SecondDocument : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ == 1) first_ = mark;
+    if (documents_ == 2) start_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+  struct Found {
+    YAML::Mark at;       // the second document's content (else its "---")
+    bool stuck = false;  // it starts where the first did: the parser's loop
+  };
+  static std::optional<Found> in(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    SecondDocument counter;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    if (!counter.start_) return std::nullopt;
+    const YAML::Mark& s = *counter.start_;
+    return Found{counter.content_.value_or(s), s.pos == counter.first_.pos};
+  }
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (documents_ == 2 && !content_) content_ = mark;
+  }
+
+  int documents_ = 0;
+  YAML::Mark first_;
+  std::optional<YAML::Mark> start_, content_;
+};
 
 }  // namespace
 
@@ -1157,19 +1251,28 @@ LoadResult load_config_string(std::string_view text, std::string name, const Loa
   Ctx ctx(std::move(name), options.base_dir);
   Config config;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
-      ctx.error(docs[1].Mark(), "only one YAML document is allowed; this is the second");
-    } else if (docs.empty() || docs[0].IsNull()) {
+    const std::string yaml(text);
+    YAML::Node doc;
+    if (auto second = SecondDocument::in(yaml); second && second->stuck) {
+      ctx.error(second->at, "invalid YAML: cannot be parsed from here (a ',' outside [ ] or { }?)");
+    } else if (second) {
+      ctx.error(second->at, "only one YAML document is allowed; this is the second");
+    } else if (doc = YAML::Load(yaml); doc.IsNull()) {
       ctx.error(YAML::Mark(), "the file is empty; expected a map with node, smpp, redis, accounts, carriers and routes");
-    } else if (!docs[0].IsMap()) {
-      ctx.error(docs[0].Mark(), "expected a map at the top level, got " + describe(docs[0]));
-    } else if (std::size_t budget = kMaxNodes; !within_limits(docs[0], 0, budget)) {
-      ctx.error(docs[0].Mark(), "the document expands to more than " + std::to_string(kMaxNodes) +
-                                    " nodes or nests deeper than " + std::to_string(kMaxDepth) +
-                                    " levels (aliases of aliases?)");
+    } else if (!doc.IsMap()) {
+      ctx.error(doc.Mark(), "expected a map at the top level, got " + describe(doc));
+    } else if (ExpansionBudget budget; !within_limits(doc, 0, 0, budget)) {
+      if (budget.text_exceeded) {
+        ctx.error(doc.Mark(), "the document expands to more than " + std::to_string(kMaxExpandedText >> 20) +
+                                      " MiB of keys and values (each alias repeats its anchor's text and the "
+                                      "keys above it; a long anchored key or value aliased many times?)");
+      } else {
+        ctx.error(doc.Mark(), "the document expands to more than " + std::to_string(kMaxNodes) +
+                                      " nodes or nests deeper than " + std::to_string(kMaxDepth) +
+                                      " levels (aliases of aliases?)");
+      }
     } else {
-      Value root{docs[0], docs[0].Mark(), docs[0].Mark(), ""};
+      Value root{doc, doc.Mark(), doc.Mark(), ""};
       ctx.remember(root);
       read_map(ctx, root, config_section(), config);
     }

@@ -56,6 +56,9 @@ const std::vector<std::string>& zone_names() {
 
 namespace {
 
+// Reply patterns are short phrases; a bound keeps checking and compiling them quick.
+constexpr std::size_t kMaxPatternBytes = 1000;
+
 // The classifier's message for `text` with its "WHERE: \"TEXT\"" head
 // written as the config's messages quote: "'TEXT' ...".
 std::string reworded(const std::string& error, const std::string& where, const std::string& text) {
@@ -84,8 +87,13 @@ std::optional<std::string> keyword_problem(const std::string& word) {
 }
 
 std::optional<std::string> pattern_problem(const std::string& pattern) {
-  return alone_problem(pattern, "opt_out.patterns",
-                       [](policy::ClassifierConfig& c, const std::string& p) { c.opt_out.patterns = {p}; });
+  if (pattern.size() > kMaxPatternBytes) {
+    return "'" + pattern.substr(0, 40) + "...' is " + std::to_string(pattern.size()) +
+           " bytes long; a pattern may have at most " + std::to_string(kMaxPatternBytes);
+  }
+  // RE2 alone, compiled as the classifier compiles it: no whole classifier per pattern.
+  if (auto error = policy::pattern_error(pattern)) return "'" + pattern + "' does not compile: " + *error;
+  return std::nullopt;
 }
 
 std::optional<std::string> complaint_category(std::string_view name) {

@@ -32,8 +32,9 @@ const std::vector<std::string>& zone_names();
 // (policy::build_classifier: it has letters or digits once normalised);
 // else why not, naming the word ("'!!!' has no letters or digits").
 std::optional<std::string> keyword_problem(const std::string& word);
-// nullopt when RE2 compiles `pattern` as the classifier does; else why not,
-// with RE2's message ("'(' does not compile: missing ): (").
+// nullopt when `pattern` is at most 1000 bytes long and RE2 compiles it as
+// the classifier does (policy::pattern_error); else why not, with RE2's
+// message ("'(' does not compile: missing ): (").
 std::optional<std::string> pattern_problem(const std::string& pattern);
 // A complaint category by its English or Chinese name ("harassment",
 // "too_frequent", "频繁骚扰") as its English name ("harassment"); nullopt

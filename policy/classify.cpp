@@ -535,6 +535,13 @@ ClassifierConfig merged(const ClassifierConfig& config) {
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+std::shared_ptr<const re2::RE2> compile_pattern(const std::string& source) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kPatternMaxMem);
+  return std::make_shared<const re2::RE2>(source, options);
+}
+
 class RuleBuilder {
  public:
   explicit RuleBuilder(std::vector<std::string>& errors) : errors_(errors) {}
@@ -563,10 +570,8 @@ class RuleBuilder {
 
   void patterns(std::vector<Pattern>& out, const std::vector<std::string>& in, const std::string& where,
                 ComplaintCategory category) {
-    re2::RE2::Options options;
-    options.set_log_errors(false);
     for (const std::string& source : in) {
-      auto re = std::make_shared<const re2::RE2>(source, options);
+      auto re = compile_pattern(source);
       if (!re->ok()) {
         errors_.push_back(where + ": " + quoted(source) + " does not compile: " + re->error());
         continue;
@@ -580,6 +585,12 @@ class RuleBuilder {
 };
 
 }  // namespace
+
+std::optional<std::string> pattern_error(const std::string& pattern) {
+  const auto re = compile_pattern(pattern);
+  if (re->ok()) return std::nullopt;
+  return re->error();
+}
 
 ClassifierBuild build_classifier(const ClassifierConfig& config) {
   ClassifierBuild build;

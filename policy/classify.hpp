@@ -187,6 +187,15 @@ struct Classification {
   bool opts_out() const { return outcome == ReplyOutcome::complaint || outcome == ReplyOutcome::opt_out; }
 };
 
+// RE2 patterns: each compiled with at most this much memory (RE2's default
+// is 8 MiB per pattern, and its DFA grows to that at match time), so the
+// configured patterns together stay small; a pattern that needs more is
+// refused when the rules are built ("pattern too large").
+inline constexpr int64_t kPatternMaxMem = 1 << 20;
+// RE2's message when `pattern` does not compile as the classifier compiles
+// it (kPatternMaxMem); nullopt when it does.
+std::optional<std::string> pattern_error(const std::string& pattern);
+
 // Builds a Classifier from a configuration (below, after the class).
 struct ClassifierBuild;
 ClassifierBuild build_classifier(const ClassifierConfig& config);

@@ -38,6 +38,16 @@ TEST(CheckConfig, ReportsBadDurations) { expect_diagnostics("bad_duration.yaml")
 
 TEST(CheckConfig, RefusesADocumentThatAliasesExpandBeyondALimit) { expect_diagnostics("alias_bomb.yaml"); }
 
+// A long anchored key aliased in aliased maps: few nodes, but 16 MiB of text
+// once expanded (found by fuzz_config: 1.3 GB and a minute for 7 KB).
+TEST(CheckConfig, RefusesADocumentThatAliasesExpandBeyondATextLimit) { expect_diagnostics("alias_text_bomb.yaml"); }
+
+// Found by fuzz_config: yaml-cpp's parser returns the same empty document
+// forever; LoadAll ran out of memory. Refused with one error instead.
+TEST(CheckConfig, RefusesAFileYamlCppCannotGetPast) { expect_diagnostics("comma_loop.yaml"); }
+
+TEST(CheckConfig, BoundsReplyPatternsLengthCountAndMemory) { expect_diagnostics("reply_pattern_limits.yaml"); }
+
 TEST(CheckConfig, ReportsMissingRequiredKeyAtTheEnclosingMap) { expect_diagnostics("missing_required_key.yaml"); }
 
 TEST(CheckConfig, ReportsPasswordEnvThatIsNotSet) {
