@@ -171,6 +171,7 @@ struct Session::Impl {
   static void set_state(Session& s, SessionState st) {
     if (s.state_ == st) return;
     s.state_ = st;
+    s.closed_.store(st == SessionState::closed, std::memory_order_release);
     emit(s, SessionEvent::Kind::state_changed);
   }
 

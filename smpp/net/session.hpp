@@ -79,6 +79,7 @@
 // handler are still unanswered.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -334,7 +335,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Role role() const { return config_.role; }
   SessionState state() const { return state_; }
   bool is_bound() const;   // bound_* and not unbinding
-  bool is_closed() const { return state_ == SessionState::closed; }
+  // Any thread: net::Server prunes closed sessions from its own executor
+  // while each session runs on another (the gateway's workers).
+  bool is_closed() const { return closed_.load(std::memory_order_acquire); }
   std::optional<BindType> bind_type() const;
   const std::string& system_id() const { return system_id_; }  // the account after a bind
   tcp::endpoint remote_endpoint() const { return remote_; }
@@ -375,6 +378,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Authenticator authenticator_;
 
   SessionState state_ = SessionState::open;
+  std::atomic<bool> closed_{false};  // state_ == closed, for other threads (is_closed)
   bool started_ = false;
   bool unbinding_ = false;
   bool close_after_flush_ = false;
