@@ -590,6 +590,10 @@ asio::awaitable<void> AdminServer::Core::serve(tcp::socket socket) {
   for (;;) {
     http::request_parser<http::empty_body> header;
     header.header_limit(kHeaderLimit);
+    // Beast's default (1 MiB) would fail the header read itself on a larger
+    // Content-Length: no 413, and an import may be 256 x max_body. The
+    // limits are set below, once the path is known.
+    header.body_limit(boost::none);
     stream.expires_after(AdminServer::kIdleTimeout);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, header, kAwait);
     Reply reply;
