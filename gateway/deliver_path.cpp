@@ -241,6 +241,26 @@ void Worker::drain_soon(const std::string& account) {
   run_on(target, [&gateway = gateway_, target, account] { gateway.worker(target).drain_soon(account); });
 }
 
+asio::awaitable<void> Worker::watch_pending() {
+  asio::steady_timer tick(io_);
+  while (!stopped_) {
+    tick.expires_after(kPendingCheckEvery);
+    error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_ || gateway_.stopping()) break;
+    if (!redis_->connected()) continue;
+    std::vector<std::string> accounts;
+    for (const auto& [account, binds] : binds_) accounts.push_back(account);
+    for (const std::string& account : accounts) {
+      if (!local_receiver(account)) continue;
+      const redis::Result n = co_await redis_->command("LLEN", keys::pending(account));
+      if (stopped_) co_return;
+      if (!n.ok() || !n.reply.is_integer() || n.reply.integer == 0) continue;
+      if (auto bind = local_receiver(account)) asio::co_spawn(io_, drain_pending(std::move(bind)), asio::detached);
+    }
+  }
+}
+
 // Sends an account's pending list to `bind` in order, a batch at a time;
 // an entry leaves the list only after the account acknowledged it (and
 // those before it). One drainer per account: in this process the

@@ -397,15 +397,7 @@ void ComplaintGuard::start() {
   core_->started = true;
   core_->redis->start();
   asio::co_spawn(core_->ex, Core::run(core_), [core = core_](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        log_event(spdlog::level::err, "guard_failed", {{"error", x.what()}});
-      } catch (...) {
-        log_event(spdlog::level::err, "guard_failed", {});
-      }
-    }
+    if (e) log_event(spdlog::level::err, "guard_failed", {{"error", exception_text(e)}});
     core->finished = true;
     core->ended.cancel();
   });

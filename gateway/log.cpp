@@ -113,4 +113,14 @@ bool LogBudget::allow(uint64_t& suppressed) {
   return true;
 }
 
+std::string exception_text(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown";
+  }
+}
+
 }  // namespace smsgate::gateway

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,9 @@ void set_log_level(config::LogLevel level);
 
 // One event with its fields, in the configured format.
 void log_event(spdlog::level::level_enum level, std::string_view event, std::initializer_list<LogField> fields = {});
+
+// What a coroutine's failure says: the exception's what(), or "unknown".
+std::string exception_text(std::exception_ptr e);
 
 // At most `per_second` lines per second for events that could come once per
 // message (a bad destination, an unknown receipt id): the rest are counted

@@ -279,7 +279,21 @@ asio::awaitable<void> Worker::run_scheduler() {
     auto [ec, taken] = co_await store->take_due(SysClock::now(), d.batch, d.lease);
     if (ec) continue;
     more = taken.size() >= d.batch;
-    for (auto& m : taken) co_await release(std::move(m));
+    // Side by side, not one Redis round trip after another: a batch released
+    // in series took longer than its lease under load (then another node
+    // takes it again: a duplicate). The next take waits for all of them.
+    auto left = std::make_shared<std::size_t>(taken.size());
+    asio::steady_timer all_done(io_, asio::steady_timer::time_point::max());
+    for (auto& m : taken) {
+      asio::co_spawn(io_, release(std::move(m)), [this, left, &all_done](std::exception_ptr e) {
+        if (e) log_limited(spdlog::level::err, "release_failed", {{"error", exception_text(e)}});
+        if (--*left == 0) all_done.cancel();
+      });
+    }
+    if (*left > 0) {
+      error_code wait_ec;
+      co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    }
   }
 }
 

@@ -1226,13 +1226,7 @@ void TicketForwarder::start() {
   core_->redis->start();
   asio::co_spawn(core_->ex, Core::run(core_), [core = core_](std::exception_ptr e) {
     if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        log_event(spdlog::level::err, "ticket_forwarder_failed", {{"consumer", core->consumer}, {"error", x.what()}});
-      } catch (...) {
-        log_event(spdlog::level::err, "ticket_forwarder_failed", {{"consumer", core->consumer}});
-      }
+      log_event(spdlog::level::err, "ticket_forwarder_failed", {{"consumer", core->consumer}, {"error", exception_text(e)}});
     }
     core->finish();
   });

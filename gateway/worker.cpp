@@ -77,6 +77,7 @@ void Worker::start(std::shared_ptr<const Snapshot> snapshot) {
     redis_->start();
     // One scheduler per node releases deferred messages.
     if (index_ == 0) asio::co_spawn(io_, run_scheduler(), asio::detached);
+    asio::co_spawn(io_, watch_pending(), asio::detached);
   });
   thread_ = std::thread([this] { io_.run(); });
 }

@@ -153,6 +153,12 @@ class Worker {
   void store(std::unique_ptr<Delivery> delivery);
   void answer_carrier(const Delivery& delivery, uint32_t status);
   asio::awaitable<void> drain_pending(std::shared_ptr<AccountBind> bind);
+  // Every kPendingCheckEvery: drains the pending list of each account with
+  // a receiver bind here that is not empty. What another node stored for an
+  // account bound only here (its carrier took the receipt) is not signalled
+  // to this node otherwise; nor is a drain that found another's lock.
+  asio::awaitable<void> watch_pending();
+  static constexpr std::chrono::seconds kPendingCheckEvery{1};
   void drain_soon(const std::string& account);
 
   // Sends `f` to run on worker `w` (at once when it is this one).

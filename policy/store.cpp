@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -49,59 +50,78 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 // message were a fifth of Redis's work (docs/performance.md).
 const redis::Script& decide_script() {
   static const redis::Script script(R"lua(
-local use_part = ARGV[7] == '1'
-if use_part then
-  local stored = redis.call('GET', KEYS[3])
-  if stored then
-    local kind, detail = string.match(stored, '^([^:]*):?(.*)$')
-    return {kind, detail}
-  end
-end
-local function answer(kind, detail)
+local function decide(K, A)
+  local use_part = A[7] == '1'
   if use_part then
-    local value = kind
-    if detail ~= '' then value = kind .. ':' .. detail end
-    redis.call('SET', KEYS[3], value, 'PX', ARGV[8])
+    local stored = redis.call('GET', K[3])
+    if stored then
+      return string.match(stored, '^([^:]*):?(.*)$')
+    end
   end
-  return {kind, detail}
-end
-if ARGV[5] == '1' then
-  local fields = {'*', 'a:' .. ARGV[3], 's:' .. ARGV[4]}
-  local found = redis.call('HMGET', KEYS[1], fields[1], fields[2], fields[3])
-  for i = 1, 3 do
-    if found[i] then return answer('opted_out', fields[i]) end
+  local function answer(kind, detail)
+    if use_part then
+      local value = kind
+      if detail ~= '' then value = kind .. ':' .. detail end
+      redis.call('SET', K[3], value, 'PX', A[8])
+    end
+    return kind, detail
   end
-end
-local logs = #KEYS - 3
-local refresh = ARGV[12] == '1'
-if ARGV[6] == '1' and logs > 0 then
-  local rules = tonumber(ARGV[14])
-  local maybe_new = {}
-  for i = 1, rules do
-    local a = 15 + 4 * (i - 1)
-    local log = tonumber(ARGV[a + 3])
-    local count = redis.call('ZCOUNT', KEYS[3 + log], ARGV[a + 1], '+inf')
-    if count >= tonumber(ARGV[a]) then return answer('cap', ARGV[a + 2]) end
-    if count == 0 then maybe_new[log] = true end
+  if A[5] == '1' then
+    local fields = {'*', 'a:' .. A[3], 's:' .. A[4]}
+    local found = redis.call('HMGET', K[1], fields[1], fields[2], fields[3])
+    for i = 1, 3 do
+      if found[i] then return answer('opted_out', fields[i]) end
+    end
   end
-  -- Sends that left the widest window of a log are removed lazily, on about
-  -- one call in 8: ZCOUNT ignores them, and the TTL bounds a key's life.
-  local trim = tonumber(ARGV[1]) % 8 == 0
-  local b = 15 + 4 * rules
-  for j = 1, logs do
-    local key = KEYS[3 + j]
-    if trim then redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[b + 2 * (j - 1)]) end
-    redis.call('ZADD', key, ARGV[1], ARGV[2])
-    if refresh or maybe_new[j] then redis.call('PEXPIRE', key, ARGV[b + 2 * (j - 1) + 1]) end
+  local logs = #K - 3
+  local refresh = A[12] == '1'
+  if A[6] == '1' and logs > 0 then
+    local rules = tonumber(A[14])
+    local maybe_new = {}
+    for i = 1, rules do
+      local a = 15 + 4 * (i - 1)
+      local log = tonumber(A[a + 3])
+      local count = redis.call('ZCOUNT', K[3 + log], A[a + 1], '+inf')
+      if count >= tonumber(A[a]) then return answer('cap', A[a + 2]) end
+      if count == 0 then maybe_new[log] = true end
+    end
+    -- Sends that left the widest window of a log are removed lazily, on about
+    -- one call in 8: ZCOUNT ignores them, and the TTL bounds a key's life.
+    local trim = tonumber(A[1]) % 8 == 0
+    local b = 15 + 4 * rules
+    for j = 1, logs do
+      local key = K[3 + j]
+      if trim then redis.call('ZREMRANGEBYSCORE', key, '-inf', A[b + 2 * (j - 1)]) end
+      redis.call('ZADD', key, A[1], A[2])
+      if refresh or maybe_new[j] then redis.call('PEXPIRE', key, A[b + 2 * (j - 1) + 1]) end
+    end
   end
+  local keep = tonumber(A[9])
+  if keep > 0 then
+    local length = redis.call('LPUSH', K[2], A[11])
+    if length > keep then redis.call('LTRIM', K[2], 0, keep - 1) end
+    if refresh or length == 1 then redis.call('PEXPIRE', K[2], A[10]) end
+  end
+  return answer('allow', '')
 end
-local keep = tonumber(ARGV[9])
-if keep > 0 then
-  local length = redis.call('LPUSH', KEYS[2], ARGV[11])
-  if length > keep then redis.call('LTRIM', KEYS[2], 0, keep - 1) end
-  if refresh or length == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[10]) end
+-- The batch: ARGV[1] messages; per message its key count, its argument
+-- count and its arguments; its keys follow each other in KEYS. One
+-- message's error (a key of the wrong type) is its own answer, not the
+-- batch's.
+local out = {}
+local k, a = 0, 2
+for m = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local ok, kind, detail = pcall(decide, {unpack(KEYS, k + 1, k + nk)}, {unpack(ARGV, a + 2, a + 1 + na)})
+  if not ok then
+    if type(kind) == 'table' then kind = kind.err or kind.message end
+    kind, detail = 'error', tostring(kind)
+  end
+  out[#out + 1] = kind
+  out[#out + 1] = detail
+  k, a = k + nk, a + 2 + na
 end
-return answer('allow', '')
+return out
 )lua");
   return script;
 }
@@ -387,7 +407,6 @@ std::string history_entry(const Submit& s, int64_t now_ms, bool with_text) {
   return j;
 }
 
-std::vector<std::string_view> views(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
 
 // The failure a result stands for: none, the client's error, or a script
 // error reply (with its text).
@@ -459,11 +478,9 @@ bool parse_audit_entry(const Reply& r, OptOutChange& c) {
   return true;
 }
 
-// The decide script's {kind, detail}.
-bool parse_decision(const Reply& r, Decision& d) {
-  if (!all_text(r) || r.elements.size() != 2) return false;
-  const std::string_view kind = r.elements[0].str;
-  d.rule = r.elements[1].str;
+// One message's {kind, detail} of the decide script's answer.
+bool parse_decision(std::string_view kind, std::string_view detail, Decision& d) {
+  d.rule = detail;
   if (kind == "allow") d.outcome = Outcome::allow;
   else if (kind == "opted_out") d.outcome = Outcome::opted_out;
   else if (kind == "cap") d.outcome = Outcome::frequency_cap;
@@ -471,10 +488,29 @@ bool parse_decision(const Reply& r, Decision& d) {
   return true;
 }
 
-DecideResult to_decide_result(const Result& r) {
-  DecideResult out;
-  out.error = failure(r, &out.error_text);
-  if (!out.error && !parse_decision(r.reply, out.decision)) out.error = bad_reply(r, &out.error_text);
+// The answers of a batch of n: every message gets the call's failure, or
+// its own pair ("error", text) or decision.
+std::vector<DecideResult> to_decide_results(const Result& r, std::size_t n) {
+  std::vector<DecideResult> out(n);
+  DecideResult all;
+  all.error = failure(r, &all.error_text);
+  if (!all.error && (!all_text(r.reply) || r.reply.elements.size() != 2 * n)) {
+    all.error = bad_reply(r, &all.error_text);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (all.error) {
+      out[i] = all;
+      continue;
+    }
+    const std::string_view kind = r.reply.elements[2 * i].str;
+    const std::string_view detail = r.reply.elements[2 * i + 1].str;
+    if (kind == "error") {
+      out[i].error = make_error_code(PolicyErrc::script);
+      out[i].error_text = detail;
+    } else if (!parse_decision(kind, detail, out[i].decision)) {
+      out[i].error = bad_reply(r, &out[i].error_text);
+    }
+  }
   return out;
 }
 
@@ -654,8 +690,18 @@ std::string deferred(std::string_view message_id) {
 
 // ---------------------------------------------------------------- Store
 
+// Decides waiting for the end of the executor's turn, to go as one EVALSHA.
+struct Store::DecideQueue {
+  std::shared_ptr<redis::Client> client;
+  std::vector<DecideCall> calls;
+  std::vector<std::function<void(DecideResult&&)>> done;
+  bool posted = false;
+};
+
 Store::Store(std::shared_ptr<redis::Client> client, std::shared_ptr<const StoreSettings> settings)
-    : client_(std::move(client)), settings_(std::move(settings)) {}
+    : client_(std::move(client)), settings_(std::move(settings)), queue_(std::make_shared<DecideQueue>()) {
+  queue_->client = client_;
+}
 
 Millis ttl_margin(const StoreSettings& settings) {
   Millis shortest = settings.history.ttl;
@@ -685,23 +731,68 @@ bool Store::refresh_due(const Submit& submit, int64_t now_ms) {
   return true;
 }
 
+namespace {
+
+// The calls as the decide script's KEYS and ARGV (views into `calls` and
+// `counts`, which must outlive them).
+void flatten(const std::vector<DecideCall>& calls, std::vector<std::string>& counts,
+             std::vector<std::string_view>& keys, std::vector<std::string_view>& args) {
+  counts.reserve(1 + 2 * calls.size());
+  counts.push_back(std::to_string(calls.size()));
+  for (const DecideCall& c : calls) {
+    counts.push_back(std::to_string(c.keys.size()));
+    counts.push_back(std::to_string(c.args.size()));
+  }
+  args.push_back(counts[0]);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    for (const std::string& k : calls[i].keys) keys.push_back(k);
+    args.push_back(counts[1 + 2 * i]);
+    args.push_back(counts[2 + 2 * i]);
+    for (const std::string& a : calls[i].args) args.push_back(a);
+  }
+}
+
+void send_decides(const std::shared_ptr<Store::DecideQueue>& q) {
+  q->posted = false;
+  if (q->calls.empty()) return;
+  std::vector<DecideCall> calls = std::move(q->calls);
+  auto done = std::move(q->done);
+  q->calls.clear();
+  q->done.clear();
+  std::vector<std::string> counts;
+  std::vector<std::string_view> keys, args;
+  flatten(calls, counts, keys, args);
+  q->client->eval(decide_script(), keys, args, [done = std::move(done)](Result&& r) mutable {
+    std::vector<DecideResult> results = to_decide_results(r, done.size());
+    for (std::size_t i = 0; i < done.size(); ++i) done[i](std::move(results[i]));
+  });
+}
+
+}  // namespace
+
 void Store::decide(const Submit& submit, TimePoint now, std::function<void(DecideResult&&)> done) {
   const int64_t now_ms = to_ms(now);
-  const DecideCall call = decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms));
-  const auto k = views(call.keys);
-  const auto a = views(call.args);
-  client_->eval(decide_script(), k, a,
-                [done = std::move(done)](Result&& r) mutable { done(to_decide_result(r)); });
+  queue_->calls.push_back(decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms)));
+  queue_->done.push_back(std::move(done));
+  if (queue_->calls.size() >= kDecideBatch) {
+    send_decides(queue_);
+  } else if (!queue_->posted) {
+    queue_->posted = true;
+    asio::post(client_->get_executor(), [q = queue_] { send_decides(q); });
+  }
 }
 
 asio::awaitable<DecideResult> Store::decide(const Submit& submit, TimePoint now) {
   auto client = client_;
   const int64_t now_ms = to_ms(now);
-  const DecideCall call = decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms));
-  const auto k = views(call.keys);
-  const auto a = views(call.args);
-  const Result r = co_await client->eval(decide_script(), k, a);
-  co_return to_decide_result(r);
+  std::vector<DecideCall> calls;
+  calls.push_back(decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms)));
+  std::vector<std::string> counts;
+  std::vector<std::string_view> keys, args;
+  flatten(calls, counts, keys, args);
+  const Result r = co_await client->eval(decide_script(), keys, args);
+  std::vector<DecideResult> results = to_decide_results(r, 1);
+  co_return std::move(results.front());
 }
 
 asio::awaitable<DecideResult> Store::check_opt_out(std::string_view e164, std::string_view account,

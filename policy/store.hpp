@@ -165,7 +165,11 @@ class Store {
   const StoreSettings& settings() const { return *settings_; }
 
   // Opt-out check, every cap rule exactly, and on allow the send recorded in
-  // every cap key and the history: one EVALSHA. A cap rule that refuses
+  // every cap key and the history, in one script. The callback form queues
+  // the decide and sends the queue at the end of the executor's turn (or at
+  // kDecideBatch) as one EVALSHA: a worker that read many submits in one go
+  // pays the script call once (one Redis node: the batch spans recipients'
+  // hash slots). Each message still gets its own answer or error. A cap rule that refuses
   // records nothing anywhere. Keys' TTLs are set when a key is new and
   // refreshed by each Store at most every ttl_margin / 2 per (recipient,
   // account, source): a cap log lives at least its window + ttl_margin past
@@ -219,6 +223,9 @@ class Store {
   // Messages waiting (due) and being released (taken).
   asio::awaitable<std::pair<error_code, std::pair<uint64_t, uint64_t>>> deferred_depth();
 
+  struct DecideQueue;
+  static constexpr std::size_t kDecideBatch = 64;
+
  private:
   // Whether this decide refreshes the recipient's TTLs (remembered per
   // Store, that is per worker: not thread-safe, like the Store's client).
@@ -227,7 +234,8 @@ class Store {
 
   std::shared_ptr<redis::Client> client_;
   std::shared_ptr<const StoreSettings> settings_;
-  std::unordered_map<std::string, int64_t> refreshed_;  // "<e164>\0<account>\0<source>" -> last refresh, ms
+  std::unordered_map<std::string, int64_t> refreshed_;
+  std::shared_ptr<DecideQueue> queue_;  // shared with a posted send: outlives a replaced Store  // "<e164>\0<account>\0<source>" -> last refresh, ms
 };
 
 // How long past its window a cap log is kept after a refresh: 2 x the

@@ -111,7 +111,9 @@ void race(const std::string& address, const std::shared_ptr<const StoreSettings>
               done.count_down();
             });
           }
-          EXPECT_EQ(c.client->outstanding(), static_cast<std::size_t>(per_thread)) << "all in flight at once";
+          // All in flight at once: full batches sent, the rest queued for
+          // the end of this turn.
+          EXPECT_EQ(c.client->outstanding(), static_cast<std::size_t>(per_thread) / Store::kDecideBatch);
           EXPECT_TRUE(co_await done.wait(15s));
         },
         20s);
@@ -492,6 +494,36 @@ TEST_F(DecideTest, ScriptErrorReplyIsReportedWithItsText) {
     const DecideResult c = co_await store.check_opt_out(kNumber, "acme", "1069");
     EXPECT_EQ(c.error, PolicyErrc::script);
   });
+}
+
+// Decides made in one turn go as one batch; a key of the wrong type fails
+// its own message, not the others of the batch.
+TEST_F(DecideTest, OneMessagesErrorInABatchIsItsOwn) {
+  server().command("SET", "smsgate:{+8613800138000}:optout", "not a hash");
+  server().command("CONFIG", "RESETSTAT");
+  run(with_caps({rule("daily", 5, 24h)}), [](Store& store, redis::Client&) -> asio::awaitable<void> {
+    Submit other = submit("m2");
+    other.e164 = "+8613900139000";
+    std::vector<DecideResult> got(3);
+    Latch done(co_await asio::this_coro::executor, 3);
+    store.decide(submit("m1"), kT0, [&](DecideResult&& r) { got[0] = std::move(r); done.count_down(); });
+    store.decide(other, kT0, [&](DecideResult&& r) { got[1] = std::move(r); done.count_down(); });
+    other.message_id = "m3";
+    store.decide(other, kT0, [&](DecideResult&& r) { got[2] = std::move(r); done.count_down(); });
+    CO_REQUIRE(co_await done.wait(5s));
+    EXPECT_EQ(got[0].error, PolicyErrc::script);
+    EXPECT_NE(got[0].error_text.find("WRONGTYPE"), std::string::npos) << got[0].error_text;
+    EXPECT_TRUE(allowed(got[1]));
+    EXPECT_TRUE(allowed(got[2]));
+  });
+  EXPECT_EQ(integer(server().command("ZCARD", "smsgate:{+8613900139000}:cap")), 2);
+  // One EVALSHA answered (a first one may be refused NOSCRIPT and sent again).
+  const std::string stats = server().command("INFO", "commandstats").str;
+  const auto at = stats.find("cmdstat_evalsha:calls=");
+  ASSERT_NE(at, std::string::npos) << stats;
+  const auto failed = stats.find("failed_calls=", at);
+  ASSERT_NE(failed, std::string::npos) << stats;
+  EXPECT_EQ(std::stoi(stats.substr(at + 22)) - std::stoi(stats.substr(failed + 13)), 1) << "not one batch: " << stats;
 }
 
 TEST(PolicyStoreDown, DecideFailsFastWhileRedisIsDownAndWorksAfterARestart) {
