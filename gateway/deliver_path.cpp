@@ -242,11 +242,8 @@ void Worker::drain_soon(const std::string& account) {
 }
 
 asio::awaitable<void> Worker::watch_pending() {
-  asio::steady_timer tick(io_);
   while (!stopped_) {
-    tick.expires_after(kPendingCheckEvery);
-    error_code ec;
-    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await sleep_for(kPendingCheckEvery);
     if (stopped_ || gateway_.stopping()) break;
     if (!redis_->connected()) continue;
     std::vector<std::string> accounts;

@@ -407,7 +407,6 @@ std::string history_entry(const Submit& s, int64_t now_ms, bool with_text) {
   return j;
 }
 
-
 // The failure a result stands for: none, the client's error, or a script
 // error reply (with its text).
 error_code failure(const Result& r, std::string* text = nullptr) {
@@ -520,7 +519,7 @@ struct DecideCall {
   std::vector<std::string> args;
 };
 
-DecideCall decide_call(const Submit& s, int64_t now_ms, const StoreSettings& settings, bool refresh) {
+DecideCall decide_call(const Submit& s, int64_t now_ms, const StoreSettings& settings, int64_t margin, bool refresh) {
   DecideCall c;
   c.keys.reserve(3 + settings.caps.size());
   c.keys.push_back(keys::opt_out(s.e164));
@@ -541,7 +540,6 @@ DecideCall decide_call(const Submit& s, int64_t now_ms, const StoreSettings& set
       widest[log_of[i]] = std::max(widest[log_of[i]], window);
     }
   }
-  const int64_t margin = ttl_margin(settings).count();
   c.args.reserve(14 + 4 * settings.caps.size() + 2 * widest.size());
   c.args.push_back(std::to_string(now_ms));
   c.args.push_back(s.message_id);
@@ -699,7 +697,11 @@ struct Store::DecideQueue {
 };
 
 Store::Store(std::shared_ptr<redis::Client> client, std::shared_ptr<const StoreSettings> settings)
-    : client_(std::move(client)), settings_(std::move(settings)), queue_(std::make_shared<DecideQueue>()) {
+    : client_(std::move(client)),
+      settings_(std::move(settings)),
+      margin_ms_(ttl_margin(*settings_).count()),
+      refresh_every_ms_((margin_ms_ - settings_->pipeline_slack.count()) / 2),
+      queue_(std::make_shared<DecideQueue>()) {
   queue_->client = client_;
 }
 
@@ -716,17 +718,11 @@ bool Store::refresh_due(const Submit& submit, int64_t now_ms) {
   std::string key;
   key.reserve(submit.e164.size() + submit.account.size() + submit.source.size() + 2);
   key.append(submit.e164).append(1, '\0').append(submit.account).append(1, '\0').append(submit.source);
-  const int64_t every = (ttl_margin(*settings_) - settings_->pipeline_slack).count() / 2;
+  // Forgetting is safe (it only refreshes again): bound the memory.
+  if (refreshed_.size() >= kRefreshMemory && !refreshed_.contains(key)) refreshed_.clear();
   auto [it, fresh] = refreshed_.try_emplace(std::move(key), now_ms);
-  if (fresh) {
-    // Forgetting is safe (it only refreshes again): bound the memory.
-    if (refreshed_.size() > kRefreshMemory) {
-      refreshed_.clear();
-      refreshed_.emplace(std::string(submit.e164) + '\0' + submit.account + '\0' + submit.source, now_ms);
-    }
-    return true;
-  }
-  if (now_ms - it->second < every && now_ms >= it->second) return false;
+  if (fresh) return true;
+  if (now_ms - it->second < refresh_every_ms_ && now_ms >= it->second) return false;
   it->second = now_ms;
   return true;
 }
@@ -772,7 +768,7 @@ void send_decides(const std::shared_ptr<Store::DecideQueue>& q) {
 
 void Store::decide(const Submit& submit, TimePoint now, std::function<void(DecideResult&&)> done) {
   const int64_t now_ms = to_ms(now);
-  queue_->calls.push_back(decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms)));
+  queue_->calls.push_back(decide_call(submit, now_ms, *settings_, margin_ms_, refresh_due(submit, now_ms)));
   queue_->done.push_back(std::move(done));
   if (queue_->calls.size() >= kDecideBatch) {
     send_decides(queue_);
@@ -786,7 +782,7 @@ asio::awaitable<DecideResult> Store::decide(const Submit& submit, TimePoint now)
   auto client = client_;
   const int64_t now_ms = to_ms(now);
   std::vector<DecideCall> calls;
-  calls.push_back(decide_call(submit, now_ms, *settings_, refresh_due(submit, now_ms)));
+  calls.push_back(decide_call(submit, now_ms, *settings_, margin_ms_, refresh_due(submit, now_ms)));
   std::vector<std::string> counts;
   std::vector<std::string_view> keys, args;
   flatten(calls, counts, keys, args);

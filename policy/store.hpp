@@ -234,6 +234,8 @@ class Store {
 
   std::shared_ptr<redis::Client> client_;
   std::shared_ptr<const StoreSettings> settings_;
+  int64_t margin_ms_;         // ttl_margin(settings), fixed for the Store's life
+  int64_t refresh_every_ms_;  // how often refresh_due answers true for one key
   std::unordered_map<std::string, int64_t> refreshed_;
   std::shared_ptr<DecideQueue> queue_;  // shared with a posted send: outlives a replaced Store  // "<e164>\0<account>\0<source>" -> last refresh, ms
 };
