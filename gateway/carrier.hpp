@@ -53,6 +53,10 @@ struct SubmitJob {
   bool awaiting_carrier = false;
   // That late answer: the account has its response already.
   bool late = false;
+  // The carrier's bind closed before it answered: the carrier may have the
+  // message. Never sent again; the account gets ESME_ROK and a receipt
+  // stat:UNKNOWN (a deferred message: the receipt).
+  bool lost = false;
   int64_t deferred_accepted_ms = 0;
   int64_t deferred_expires_ms = 0;
   // The outcome.

@@ -19,6 +19,7 @@ namespace smsgate::gateway {
   X(submit_no_route)          /* no bound carrier: no_route_status */                                       \
   X(submit_carrier_status)    /* a carrier's non-zero status passed back */                                \
   X(submit_carrier_lost)      /* no answer from the carrier (session dropped, timeout): ESME_RSYSERR */     \
+  X(submit_carrier_dropped)   /* the carrier's bind closed before it answered: ESME_ROK, receipt UNKNOWN */ \
   X(carrier_throttle_retries) /* ESME_RTHROTTLED from a carrier, sent again after a pause */                \
   X(id_map_write_failed)      /* carrier id -> our id not written to Redis: kept in memory (id_map_backlog) */ \
   X(id_map_backlog_written)   /* ... written later, once Redis answered again */                            \
@@ -48,6 +49,7 @@ namespace smsgate::gateway {
   X(deferred_released)        /* deferred messages sent on to a carrier */                                  \
   X(deferred_expired)         /* deferred messages that expired: receipt EXPIRED */                         \
   X(deferred_refused)         /* deferred messages refused at release (opted out, capped, carrier): receipt */ \
+  X(deferred_unknown)         /* deferred messages whose send was cut off (bind lost, node died): receipt UNKNOWN */ \
   X(reply_classified)         /* replies classified (with a policy) */                                      \
   X(reply_incomplete)         /* long replies classified without all their parts (reassembly_timeout) */  \
   X(reply_opted_out)          /* replies that opted the number out (opt-outs and complaints) */            \

@@ -302,6 +302,12 @@ asio::awaitable<void> Worker::release(policy::Deferred m) {
   const auto store = store_;
   const auto now = SysClock::now();
   const int64_t now_ms = policy::to_ms(now);
+  if (m.sending_ms != 0) {
+    // A scheduler (this node before a restart, or another that died) began
+    // sending it and never finished: the carrier may have it. At most once.
+    co_await end_deferred(m, smpp::MessageState::unknown, 0, "interrupted_release");
+    co_return;
+  }
   if (now_ms > m.expires_ms) {
     co_await end_deferred(m, smpp::MessageState::expired, 0, "expired");
     co_return;
@@ -362,6 +368,10 @@ asio::awaitable<void> Worker::release(policy::Deferred m) {
       co_return;
     }
   }
+  // Durably marked before it leaves: a scheduler that takes it after this
+  // node dies ends it with a receipt instead of sending it twice.
+  const auto [mark_ec, still_there] = co_await store->mark_sending(m.message_id, SysClock::now());
+  if (mark_ec || !still_there) co_return;  // Redis away: its lease runs out; gone: another node ended it
   counters_.add(Counter::deferred_released);
   dispatch(std::move(job));
 }
@@ -373,15 +383,21 @@ void Worker::answer_deferred(std::unique_ptr<SubmitJob> job) {
   if (job->status == status::ESME_ROK) {
     const std::string id_key = keys::id_map(job->carrier_name, job->carrier_id);
     const std::string id_value = keys::id_map_value(id, job->account);
-    const std::string ttl = std::to_string(job->snapshot->config.receipts.id_map_ttl.count());
     const std::string last_key = keys::last_sender(job->e164, job->source);
     const std::string last_ttl = std::to_string(keys::kLastSenderTtlSeconds);
     redis_->command({"SET", last_key, job->account, "EX", last_ttl}, [](redis::Result&&) {});
-    redis_->command({"SET", id_key, id_value, "PX", ttl}, [this, store, id, j = std::move(job)](redis::Result&& r) {
-      if (!r.ok()) keep_id_map(*j, r);  // written when Redis answers again
-      asio::co_spawn(io_, [store, id]() -> asio::awaitable<void> { co_await store->finish_deferred(id); },
-                     asio::detached);
-    });
+    // The mapping and the finish in one script: a node that dies after it
+    // leaves nothing for another scheduler to end with a second receipt.
+    const int64_t ttl = job->snapshot->config.receipts.id_map_ttl.count();
+    asio::co_spawn(
+        io_,
+        [this, store, id, id_key, id_value, ttl, j = std::move(job)]() -> asio::awaitable<void> {
+          const error_code ec = co_await store->finish_sent(id, id_key, id_value, ttl);
+          // Written when Redis answers again; the message stays taken, and
+          // the scheduler that takes it after the lease ends it UNKNOWN.
+          if (ec) keep_id_map(*j, redis::Result{ec, {}});
+        },
+        asio::detached);
     return;
   }
   policy::Deferred m;
@@ -392,6 +408,15 @@ void Worker::answer_deferred(std::unique_ptr<SubmitJob> job) {
   m.accepted_ms = job->deferred_accepted_ms;
   m.expires_ms = job->deferred_expires_ms;
   const uint8_t registered = job->pdu.as<smpp::ShortMessage>().registered_delivery;
+  if (job->lost) {  // the carrier may have it: not sent again
+    asio::co_spawn(
+        io_,
+        [this, m = std::move(m), registered]() -> asio::awaitable<void> {
+          co_await end_deferred(m, smpp::MessageState::unknown, 0, "carrier_connection_lost", registered);
+        },
+        asio::detached);
+    return;
+  }
   if (job->no_carrier && policy::to_ms(SysClock::now()) + kDeferRetry.count() < m.expires_ms) {
     // No carrier bound: try again shortly; it has not left.
     asio::co_spawn(
@@ -439,7 +464,9 @@ asio::awaitable<void> Worker::end_deferred(const policy::Deferred& m, smpp::Mess
     counters_.add(Counter::stored);
     drain_soon(m.account);
   }
-  counters_.add(state == smpp::MessageState::expired ? Counter::deferred_expired : Counter::deferred_refused);
+  counters_.add(state == smpp::MessageState::expired   ? Counter::deferred_expired
+               : state == smpp::MessageState::unknown ? Counter::deferred_unknown
+                                                      : Counter::deferred_refused);
   log_event(spdlog::level::info, "deferred_ended",
             {{"id", m.message_id},
              {"account", m.account},

@@ -276,6 +276,19 @@ void Worker::on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> j
     complete(std::move(answer), status::ESME_ROK);
     return;
   }
+  if (reply.error == net::Error::closed && !job->internal && job->snapshot->config.smpp.session.late_response_window.count() > 0) {
+    // As a timeout with no late answer: the carrier may well have it (a
+    // drop right after the write, or before the answer was read). An error
+    // would have the account resend it: the phone twice.
+    counters_.add(Counter::submit_carrier_dropped);
+    log_limited(spdlog::level::warn, "carrier_dropped_in_flight",
+                {{"carrier", link.carrier->name()}, {"id", job->message_id}, {"answer", "ESME_ROK, receipt UNKNOWN"}});
+    job->lost = true;
+    job->awaiting_carrier = true;
+    const uint32_t answer = job->deferred ? status::ESME_RSYSERR : status::ESME_ROK;  // a deferred one: answer_deferred
+    complete(std::move(job), answer);
+    return;
+  }
   if (reply.error) {
     counters_.add(Counter::submit_carrier_lost);
     complete(std::move(job), status::ESME_RSYSERR);
@@ -392,6 +405,7 @@ void Worker::answer_submit(std::unique_ptr<SubmitJob> job) {
   };
   if (job->awaiting_carrier) {
     respond(*job);  // no carrier id yet: on_late_response brings it, or a receipt
+    if (job->lost) own_receipt(*job, smpp::MessageState::unknown, 0, "carrier connection lost before its answer");
   } else {
     // Answered once Redis has had its say: the mapping is written, or kept in
     // memory to be written (write_id_map), before the account hears of it.

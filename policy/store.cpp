@@ -276,12 +276,25 @@ return out
   return script;
 }
 
-// finish. KEYS: due, taken, message hash. ARGV: id.
+// finish. KEYS: due, taken, message hash[, id map key]. ARGV: id[, id map
+// value, its TTL (ms)]: sent, the carrier id mapping is written with it.
 const redis::Script& finish_script() {
   static const redis::Script script(R"lua(
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3]) end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[3])
+)lua");
+  return script;
+}
+
+// mark_sending. KEYS: message hash. ARGV: now_ms. Answers 0 when the
+// message is gone.
+const redis::Script& mark_sending_script() {
+  static const redis::Script script(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'sending', ARGV[1])
+return 1
 )lua");
   return script;
 }
@@ -296,6 +309,7 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   return 0
 end
 redis.call('HINCRBY', KEYS[3], 'attempts', 1)
+redis.call('HDEL', KEYS[3], 'sending')
 redis.call('HSET', KEYS[3], 'release', ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1
@@ -453,6 +467,7 @@ bool parse_deferred(const Reply& r, Deferred& d) {
     else if (k == "release") ok = parse_int(v, d.release_ms);
     else if (k == "expires") ok = parse_int(v, d.expires_ms);
     else if (k == "attempts") ok = parse_int(v, d.attempts);
+    else if (k == "sending") ok = parse_int(v, d.sending_ms);
     if (!ok) return false;
   }
   return !d.message_id.empty();
@@ -1010,11 +1025,36 @@ asio::awaitable<std::pair<error_code, std::vector<Deferred>>> Store::take_due(Ti
   co_return std::pair{error_code{}, std::move(out)};
 }
 
+asio::awaitable<std::pair<error_code, bool>> Store::mark_sending(std::string_view message_id, TimePoint now) {
+  auto client = client_;
+  const std::string msg_key = keys::deferred(message_id);
+  const std::string now_ms = std::to_string(to_ms(now));
+  const std::array<std::string_view, 1> k{msg_key};
+  const std::array<std::string_view, 1> a{now_ms};
+  const Result r = co_await client->eval(mark_sending_script(), k, a);
+  if (error_code ec = failure(r)) co_return std::pair{ec, false};
+  if (!r.reply.is_integer()) co_return std::pair{bad_reply(r), false};
+  co_return std::pair{error_code{}, r.reply.integer == 1};
+}
+
 asio::awaitable<error_code> Store::finish_deferred(std::string_view message_id) {
   auto client = client_;
   const std::string msg_key = keys::deferred(message_id);
   const std::array<std::string_view, 3> k{keys::kDue, keys::kTaken, msg_key};
   const std::array<std::string_view, 1> a{message_id};
+  const Result r = co_await client->eval(finish_script(), k, a);
+  if (error_code ec = failure(r)) co_return ec;
+  if (!r.reply.is_integer()) co_return bad_reply(r);
+  co_return error_code{};
+}
+
+asio::awaitable<error_code> Store::finish_sent(std::string_view message_id, std::string_view id_key,
+                                               std::string_view id_value, int64_t ttl_ms) {
+  auto client = client_;
+  const std::string msg_key = keys::deferred(message_id);
+  const std::string ttl = std::to_string(std::max<int64_t>(1, ttl_ms));
+  const std::array<std::string_view, 4> k{keys::kDue, keys::kTaken, msg_key, id_key};
+  const std::array<std::string_view, 3> a{message_id, id_value, ttl};
   const Result r = co_await client->eval(finish_script(), k, a);
   if (error_code ec = failure(r)) co_return ec;
   if (!r.reply.is_integer()) co_return bad_reply(r);

@@ -154,6 +154,10 @@ struct Deferred {
   int64_t release_ms = 0;   // when it may go
   int64_t expires_ms = 0;   // after this it is not sent: receipt EXPIRED
   int32_t attempts = 0;     // times taken before (a lease that ran out, a carrier that was down)
+  // When a scheduler began handing it to a carrier (0: never). A message
+  // taken again with this set may be at the carrier already: it is not sent
+  // again (at most once) but ends with an UNKNOWN receipt.
+  int64_t sending_ms = 0;
 };
 
 // ---------------------------------------------------------------- the store
@@ -214,11 +218,21 @@ class Store {
   // two schedulers never take the same message.
   asio::awaitable<std::pair<error_code, std::vector<Deferred>>> take_due(TimePoint now, uint32_t batch,
                                                                               Millis lease);
+  // About to go to a carrier: records sending_ms in its hash, durably before
+  // the submit_sm leaves. False (and nothing written) when the message is
+  // gone (finished by another scheduler).
+  asio::awaitable<std::pair<error_code, bool>> mark_sending(std::string_view message_id, TimePoint now);
   // The message is finished (sent, expired, refused): removes its hash and
   // its lease.
   asio::awaitable<error_code> finish_deferred(std::string_view message_id);
+  // Sent: the carrier id mapping (SET id_key id_value PX ttl_ms) written and
+  // the message finished in one script, so that no scheduler can find it
+  // still queued once its receipt can reach the account (one Redis node:
+  // the keys span hash slots).
+  asio::awaitable<error_code> finish_sent(std::string_view message_id, std::string_view id_key,
+                                          std::string_view id_value, int64_t ttl_ms);
   // Back to the queue for `release` (quiet hours again, no carrier bound):
-  // attempts + 1.
+  // attempts + 1, and the sending mark cleared (it never left).
   asio::awaitable<error_code> requeue_deferred(std::string_view message_id, TimePoint release);
   // Messages waiting (due) and being released (taken).
   asio::awaitable<std::pair<error_code, std::pair<uint64_t, uint64_t>>> deferred_depth();

@@ -130,6 +130,37 @@ TEST(Defer, AWaitingMessageSurvivesARestartAndIsReleasedAfterIt) {
   }, 12000ms);
 }
 
+// A node began handing a released message to the carrier and died before it
+// could finish it (here: the mark written by hand while smsgate is down).
+// The scheduler that takes it next cannot know whether the carrier has it:
+// it is not sent again (the phone would get it twice) and the account gets
+// a final receipt stat:UNKNOWN.
+TEST(Defer, AReleaseCutOffByANodesDeathIsNotSentAgainAndEndsUnknown) {
+  const Window w = china_window_opening_in(2s);
+  OneCarrier t({}, with_policy(defer_until(w)));
+  std::string id;
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    const auto r = co_await esme->submit(kNumber);
+    EXPECT_EQ(status_of(r), OK);
+    id = id_of(r);
+    still_closed(w);
+    co_await esme->unbind();
+  });
+  ASSERT_EQ(t.gw->terminate(), 0) << t.gw->log();
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(t.redis.command("HSET", "smsgate:{defer}:msg:" + id, "sending", "1").integer, 1);
+  t.gw->start(1);
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port(), "acme", "secret1", net::BindType::receiver);
+    EXPECT_TRUE(co_await esme->wait_received(1, until_open(w, 4000ms)));
+    EXPECT_EQ(receipts(*esme), (Receipts{{id, "UNKNOWN"}}));
+    EXPECT_TRUE(co_await until([&] { return deferred_waiting(t.redis) == 0; }));
+  }, 12000ms);
+  EXPECT_EQ(t.smsc.stat("submits"), 0u);
+  EXPECT_NE(t.gw->log().find("interrupted_release"), std::string::npos);
+}
+
 // A counter's value in the "counters" line smsgate logs at exit.
 uint64_t counter_at_exit(const GatewayProcess& gw, const std::string& name) {
   const std::string log = gw.log();

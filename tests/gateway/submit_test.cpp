@@ -220,12 +220,29 @@ TEST(Carriers, FailOverToTheNextOfTheRouteAndAnswerAtOnceWhenNoneIsUp) {
   });
 }
 
-TEST(Carriers, ADroppedBindAnswersEachOutstandingRequestOnceAndResendsNothing) {
+// The receipts' stat: fields, in arrival order.
+std::vector<std::string> receipt_stats(const Esme& esme) {
+  std::vector<std::string> stats;
+  for (const auto& p : esme.received) {
+    if (const auto r = smpp::parse_receipt(p.as<smpp::ShortMessage>().short_message)) stats.push_back(r->stat);
+  }
+  return stats;
+}
+
+// The carrier's bind drops with 64 submits written and unanswered: the
+// carrier may have every one of them. Each is answered once, ESME_ROK with
+// our id (an error would have the account send it again: the phone twice),
+// followed by a final receipt stat:UNKNOWN; none is sent again when the
+// carrier comes back. With `late_response_window: 0`, ESME_RSYSERR instead.
+void drop_with_64_in_flight(bool late_window) {
   const uint16_t port = free_port();
   const auto listen = [port] { return std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(port)}; };
   auto slow = listen();
   slow.insert(slow.end(), {"--latency-ms", "10000"});
-  OneCarrier t(slow, [](GatewayConfig& c) { c.carriers[0].window = 128; });
+  OneCarrier t(slow, [&](GatewayConfig& c) {
+    c.carriers[0].window = 128;
+    if (!late_window) c.late_response_window = "0";
+  });
   run(t.io, [&]() -> asio::awaitable<void> {
     auto esme = co_await Esme::bind(t.port());
     int late_responses = 0;
@@ -237,9 +254,18 @@ TEST(Carriers, ADroppedBindAnswersEachOutstandingRequestOnceAndResendsNothing) {
       EXPECT_EQ(t.smsc.recorded(), 64u);
       t.smsc.process().kill();
     }, asio::detached);
-    for (const auto& r : co_await esme->submit_all(submits(64))) {
+    const auto replies = co_await esme->submit_all(submits(64));
+    for (const auto& r : replies) {
       EXPECT_FALSE(r.error);
-      EXPECT_EQ(r.pdu.command_status, status::ESME_RSYSERR);
+      EXPECT_EQ(r.pdu.command_status, late_window ? status::ESME_ROK : status::ESME_RSYSERR);
+    }
+    if (late_window) {
+      const auto ids = message_ids(replies);
+      EXPECT_EQ(ids.size(), 64u);
+      EXPECT_TRUE(all_ours(ids));
+      EXPECT_TRUE(co_await esme->wait_received(64, 5000ms));
+      EXPECT_EQ(sorted(esme->receipt_ids()), sorted(ids));
+      EXPECT_EQ(receipt_stats(*esme), std::vector<std::string>(64, "UNKNOWN"));
     }
     // The carrier comes back: nothing is sent to it again.
     Simulator again(t.dir, listen(), "smsc2");
@@ -247,16 +273,16 @@ TEST(Carriers, ADroppedBindAnswersEachOutstandingRequestOnceAndResendsNothing) {
     co_await sleep_for(300ms);
     EXPECT_EQ(again.recorded(), 0u);
     EXPECT_EQ(late_responses, 0);
+    EXPECT_EQ(esme->received.size(), late_window ? 64u : 0u);  // one receipt each, none twice
   }, 20000ms);
 }
 
-// The receipts' stat: fields, in arrival order.
-std::vector<std::string> receipt_stats(const Esme& esme) {
-  std::vector<std::string> stats;
-  for (const auto& p : esme.received) {
-    if (const auto r = smpp::parse_receipt(p.as<smpp::ShortMessage>().short_message)) stats.push_back(r->stat);
-  }
-  return stats;
+TEST(Carriers, ADroppedBindAnswersInFlightSubmitsOkWithAnUnknownReceiptAndResendsNothing) {
+  drop_with_64_in_flight(true);
+}
+
+TEST(Carriers, WithTheLateWindowOffADroppedBindAnswersInFlightSubmitsWithAnError) {
+  drop_with_64_in_flight(false);
 }
 
 // A carrier that answers after response_timeout: the account hears ESME_ROK

@@ -51,6 +51,7 @@ void expect_same(const Deferred& got, const Deferred& want) {
   EXPECT_EQ(got.release_ms, want.release_ms);
   EXPECT_EQ(got.expires_ms, want.expires_ms);
   EXPECT_EQ(got.attempts, want.attempts);
+  EXPECT_EQ(got.sending_ms, want.sending_ms);
 }
 
 asio::awaitable<std::pair<uint64_t, uint64_t>> depth(Store& store) {
@@ -122,6 +123,41 @@ TEST_F(DeferredTest, ALeaseThatRunsOutIsTakenAgainWithOneMoreAttempt) {
   });
 }
 
+// A scheduler marks a message before it goes to the carrier; when that
+// scheduler dies, the next one to take it sees the mark (and must not send it
+// again). A requeue (it never left: no carrier bound) clears the mark.
+TEST_F(DeferredTest, TheSendingMarkOutlivesALeaseAndARequeueClearsIt) {
+  run({}, [](Store& store, redis::Client&) -> asio::awaitable<void> {
+    Deferred m = message("d1", at(0ms));
+    CO_REQUIRE(!co_await store.defer(m));
+    auto [ec1, taken] = co_await store.take_due(at(0ms), 10, 1000ms);
+    CO_REQUIRE(!ec1 && taken.size() == 1);
+    EXPECT_EQ(taken[0].sending_ms, 0);
+    auto [ec2, marked] = co_await store.mark_sending("d1", at(10ms));
+    CO_REQUIRE(!ec2);
+    EXPECT_TRUE(marked);
+
+    auto [ec3, again] = co_await store.take_due(at(1000ms), 10, 1000ms);
+    CO_REQUIRE(!ec3 && again.size() == 1);
+    m.attempts = 1;
+    m.sending_ms = policy::to_ms(at(10ms));
+    expect_same(again[0], m);
+
+    EXPECT_FALSE(co_await store.requeue_deferred("d1", at(2s)));
+    auto [ec4, requeued] = co_await store.take_due(at(2s), 10, 1000ms);
+    CO_REQUIRE(!ec4 && requeued.size() == 1);
+    EXPECT_EQ(requeued[0].sending_ms, 0) << "a requeued message never left";
+    EXPECT_EQ(requeued[0].attempts, 2);
+
+    // A message another scheduler finished meanwhile is not recreated.
+    EXPECT_FALSE(co_await store.finish_deferred("d1"));
+    auto [ec5, gone] = co_await store.mark_sending("d1", at(3s));
+    CO_REQUIRE(!ec5);
+    EXPECT_FALSE(gone);
+  });
+  EXPECT_EQ(integer(server().command("EXISTS", "smsgate:{defer}:msg:d1")), 0);
+}
+
 TEST_F(DeferredTest, FinishRemovesTheMessage) {
   run({}, [](Store& store, redis::Client&) -> asio::awaitable<void> {
     CO_REQUIRE(!co_await store.defer(message("d1", at(0ms))));
@@ -138,6 +174,23 @@ TEST_F(DeferredTest, FinishRemovesTheMessage) {
   });
   EXPECT_EQ(integer(server().command("EXISTS", "smsgate:{defer}:msg:d1")), 0);
   EXPECT_EQ(integer(server().command("EXISTS", "smsgate:{defer}:msg:d2")), 0);
+}
+
+// Sent: the carrier id mapping and the finish in one script.
+TEST_F(DeferredTest, FinishSentWritesTheMappingAndRemovesTheMessage) {
+  run({}, [](Store& store, redis::Client&) -> asio::awaitable<void> {
+    CO_REQUIRE(!co_await store.defer(message("d1", at(0ms))));
+    auto [ec, taken] = co_await store.take_due(at(0ms), 10, 1000ms);
+    CO_REQUIRE(!ec && taken.size() == 1);
+    EXPECT_FALSE(co_await store.finish_sent("d1", "smsgate:idmap:carrier-a:C1", "d1 acme", 60000));
+    EXPECT_EQ(co_await depth(store), Depth(0, 0));
+    auto [ec2, later] = co_await store.take_due(at(1h), 10, 1000ms);
+    CO_REQUIRE(!ec2);
+    EXPECT_TRUE(later.empty()) << "a sent message came back";
+  });
+  EXPECT_EQ(integer(server().command("EXISTS", "smsgate:{defer}:msg:d1")), 0);
+  EXPECT_EQ(server().command("GET", "smsgate:idmap:carrier-a:C1").str, "d1 acme");
+  EXPECT_GT(integer(server().command("PTTL", "smsgate:idmap:carrier-a:C1")), 59000);
 }
 
 TEST_F(DeferredTest, RequeuePutsItBackForLater) {
