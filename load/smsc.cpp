@@ -334,12 +334,14 @@ struct MoWaiter {
   asio::steady_timer timer;        // cancelled when done
   std::atomic<std::size_t> remaining;
   std::atomic<std::size_t> answered{0};
+  std::atomic<std::size_t> ok{0};  // first answers with ESME_ROK (the peer took the part)
   bool done = false;  // main only
 };
 
-void notify(std::shared_ptr<MoWaiter>& w) {
+void notify(std::shared_ptr<MoWaiter>& w, bool ok) {
   if (!w) return;
   w->answered.fetch_add(1);
+  if (ok) w->ok.fetch_add(1);
   if (w->remaining.fetch_sub(1) == 1) {
     asio::post(w->executor, [w] {
       w->done = true;
@@ -913,7 +915,7 @@ void Conn::on_reply(uint32_t slot, net::Reply&& r) {
     orphaned_.push_back(std::move(o));
     return;
   }
-  if (!r.error) notify(o.waiter);  // the peer answered: POST /mo may return
+  if (!r.error) notify(o.waiter, r.pdu.command_status == st::ESME_ROK);  // the peer answered: POST /mo may return
   if (!r.error && r.pdu.command_status == st::ESME_ROK) {
     w_.counters.add(o.kind == Outgoing::Kind::receipt ? c_dlrs_sent
                     : o.kind == Outgoing::Kind::mo    ? c_mos_sent
@@ -1311,9 +1313,9 @@ asio::awaitable<MoResult> Simulator::inject_mo(MoSpec spec) {
     error_code ec;
     co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  const std::size_t answered = waiter->answered.load();
-  if (waiter->done) co_return MoResult{200, answered, {}};
-  co_return MoResult{504, answered, "not every part was answered in time"};
+  const std::size_t answered = waiter->answered.load(), ok = waiter->ok.load();
+  if (waiter->done) co_return MoResult{200, answered, {}, ok};
+  co_return MoResult{504, answered, "not every part was answered in time", ok};
 }
 
 std::size_t Simulator::drop_all() {

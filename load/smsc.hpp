@@ -89,6 +89,7 @@ struct MoResult {
   int http_status = 200;  // 200 sent, 400 bad text, 503 no receiver bind, 504 no answer in time
   std::size_t sent = 0;   // deliver_sm PDUs answered by the peer
   std::string error;
+  std::size_t ok = 0;     // of those, answered ESME_ROK the first time (the peer took responsibility)
 };
 
 class Simulator {

@@ -1,6 +1,6 @@
 // The simulator's HTTP control endpoint (Boost.Beast), on the main io_context:
 //   POST /mo     {"from","to","text","coding":"auto|gsm|ucs2","split":"udh|sar|none"}
-//                -> 200 {"sent":N} once the peer answered every part,
+//                -> 200 {"sent":N,"ok":K} once the peer answered every part (K of them ESME_ROK),
 //                   400 bad request, 503 no receiver bind, 504 no answer in time
 //   GET  /stats  -> the counters as one JSON object
 //   POST /drop   -> closes every SMPP connection now: {"dropped":N}
@@ -135,8 +135,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       auto parsed = parse_mo(req.body());
       if (auto* err = std::get_if<std::string>(&parsed)) co_return error_reply(http::status::bad_request, *err);
       const MoResult r = co_await sim.inject_mo(std::move(std::get<MoSpec>(parsed)));
-      if (r.http_status == 200) co_return reply(http::status::ok, json::object{{"sent", r.sent}});
-      co_return reply(static_cast<http::status>(r.http_status), json::object{{"error", r.error}, {"sent", r.sent}});
+      if (r.http_status == 200) co_return reply(http::status::ok, json::object{{"sent", r.sent}, {"ok", r.ok}});
+      co_return reply(static_cast<http::status>(r.http_status),
+                      json::object{{"error", r.error}, {"sent", r.sent}, {"ok", r.ok}});
     }
     if (target == "/stats") {
       if (req.method() != http::verb::get) co_return error_reply(http::status::method_not_allowed, "use GET");
