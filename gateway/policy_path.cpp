@@ -368,7 +368,7 @@ asio::awaitable<void> Worker::release(policy::Deferred m) {
       co_return;
     }
   }
-  // Durably marked before it leaves: a scheduler that takes it after this
+  // Marked in Redis before it leaves: a scheduler that takes it after this
   // node dies ends it with a receipt instead of sending it twice.
   const auto [mark_ec, still_there] = co_await store->mark_sending(m.message_id, SysClock::now());
   if (mark_ec || !still_there) co_return;  // Redis away: its lease runs out; gone: another node ended it

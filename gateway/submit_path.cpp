@@ -276,13 +276,20 @@ void Worker::on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> j
     complete(std::move(answer), status::ESME_ROK);
     return;
   }
-  if (reply.error == net::Error::closed && !job->internal && job->snapshot->config.smpp.session.late_response_window.count() > 0) {
-    // As a timeout with no late answer: the carrier may well have it (a
-    // drop right after the write, or before the answer was read). An error
-    // would have the account resend it: the phone twice.
-    counters_.add(Counter::submit_carrier_dropped);
-    log_limited(spdlog::level::warn, "carrier_dropped_in_flight",
-                {{"carrier", link.carrier->name()}, {"id", job->message_id}, {"answer", "ESME_ROK, receipt UNKNOWN"}});
+  // No answer, and none can come: the carrier may well have it (a drop
+  // right after the write, or before the answer was read). An error would
+  // have the account resend it: the phone twice. So, as a timeout with no
+  // late answer: ESME_ROK and a receipt UNKNOWN; a released deferred
+  // message (no late window for it) ends UNKNOWN on a timeout too.
+  const bool closed = reply.error == net::Error::closed;
+  const bool unanswered = closed || reply.error == net::Error::timeout;
+  if (!job->internal && unanswered &&
+      (job->deferred || (closed && job->snapshot->config.smpp.session.late_response_window.count() > 0))) {
+    counters_.add(closed ? Counter::submit_carrier_dropped : Counter::submit_carrier_lost);
+    log_limited(spdlog::level::warn, closed ? "carrier_dropped_in_flight" : "carrier_timeout",
+                {{"carrier", link.carrier->name()},
+                 {"id", job->message_id},
+                 {"answer", job->deferred ? "receipt UNKNOWN" : "ESME_ROK, receipt UNKNOWN"}});
     job->lost = true;
     job->awaiting_carrier = true;
     const uint32_t answer = job->deferred ? status::ESME_RSYSERR : status::ESME_ROK;  // a deferred one: answer_deferred

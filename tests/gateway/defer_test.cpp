@@ -161,6 +161,30 @@ TEST(Defer, AReleaseCutOffByANodesDeathIsNotSentAgainAndEndsUnknown) {
   EXPECT_NE(t.gw->log().find("interrupted_release"), std::string::npos);
 }
 
+// A released message whose carrier does not answer in time may be at the
+// carrier: it is not sent again, and the account gets a receipt UNKNOWN
+// (not UNDELIV: smsgate does not know that it failed).
+TEST(Defer, AReleaseTheCarrierDoesNotAnswerEndsUnknownAndIsNotSentAgain) {
+  const Window w = china_window_opening_in(2s);
+  OneCarrier t({"--latency-ms", "5000"}, [&](GatewayConfig& c) {
+    c.policy = defer_until(w);
+    c.response_timeout = "300ms";
+  });
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    const auto r = co_await esme->submit(kNumber);
+    EXPECT_EQ(status_of(r), OK);
+    const std::string id = id_of(r);
+    if (!still_closed(w)) co_return;
+    EXPECT_TRUE(co_await esme->wait_received(1, until_open(w, 4000ms)));
+    EXPECT_EQ(receipts(*esme), (Receipts{{id, "UNKNOWN"}}));
+    EXPECT_TRUE(co_await until([&] { return deferred_waiting(t.redis) == 0; }));
+    co_await sleep_for(1500ms);  // a second take would have come by now (poll interval)
+    EXPECT_EQ(esme->received.size(), 1u);
+  }, 15000ms);
+  EXPECT_EQ(t.smsc.recorded(), 1u);
+}
+
 // A counter's value in the "counters" line smsgate logs at exit.
 uint64_t counter_at_exit(const GatewayProcess& gw, const std::string& name) {
   const std::string log = gw.log();
