@@ -28,13 +28,13 @@ constexpr std::size_t kMaxShortMessage = 254;  // SMPP 3.4 §5.2.22; longer goes
 constexpr int kDrainBatch = 64;
 constexpr std::string_view kDrainLockMs = "30000";
 
+}  // namespace
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   error_code ec;
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
-
-}  // namespace
 
 void Worker::on_carrier_request(Carrier& carrier, net::Session& session, smpp::Pdu&& pdu) {
   if (pdu.command_id == smpp::CommandId::alert_notification) return;  // has no response

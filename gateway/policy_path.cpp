@@ -276,6 +276,7 @@ asio::awaitable<void> Worker::run_scheduler() {
     if (!redis_->connected()) continue;
     co_await classify_incomplete_replies();
     const auto store = store_;
+    co_await extend_leases(*store, d.lease);
     auto [ec, taken] = co_await store->take_due(SysClock::now(), d.batch, d.lease);
     if (ec) continue;
     more = taken.size() >= d.batch;
@@ -294,6 +295,20 @@ asio::awaitable<void> Worker::run_scheduler() {
       error_code wait_ec;
       co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
     }
+  }
+}
+
+// At most every third of the lease: the messages this node still sends
+// keep their leases (a queue behind a slow carrier can outlast one).
+asio::awaitable<void> Worker::extend_leases(policy::Store& store, std::chrono::milliseconds lease) {
+  const auto now = std::chrono::steady_clock::now();
+  if (releasing_.empty() || now - leases_extended_ < lease / 3) co_return;
+  leases_extended_ = now;
+  std::vector<std::pair<std::string, int32_t>> held(releasing_.begin(), releasing_.end());
+  const auto [ec, extended] = co_await store.extend_leases(held, SysClock::now() + lease);
+  if (!ec && extended < held.size()) {
+    log_limited(spdlog::level::warn, "deferred_lease_lost",
+                {{"held", std::to_string(held.size())}, {"extended", std::to_string(extended)}});
   }
 }
 
@@ -370,8 +385,9 @@ asio::awaitable<void> Worker::release(policy::Deferred m) {
   }
   // Marked in Redis before it leaves: a scheduler that takes it after this
   // node dies ends it with a receipt instead of sending it twice.
-  const auto [mark_ec, still_there] = co_await store->mark_sending(m.message_id, SysClock::now());
-  if (mark_ec || !still_there) co_return;  // Redis away: its lease runs out; gone: another node ended it
+  const auto [mark_ec, still_ours] = co_await store->mark_sending(m.message_id, m.attempts, SysClock::now());
+  if (mark_ec || !still_ours) co_return;  // Redis away: its lease runs out; not ours: another scheduler has it
+  releasing_.insert_or_assign(m.message_id, m.attempts);
   counters_.add(Counter::deferred_released);
   dispatch(std::move(job));
 }
@@ -392,14 +408,23 @@ void Worker::answer_deferred(std::unique_ptr<SubmitJob> job) {
     asio::co_spawn(
         io_,
         [this, store, id, id_key, id_value, ttl, j = std::move(job)]() -> asio::awaitable<void> {
-          const error_code ec = co_await store->finish_sent(id, id_key, id_value, ttl);
-          // Written when Redis answers again; the message stays taken, and
-          // the scheduler that takes it after the lease ends it UNKNOWN.
-          if (ec) keep_id_map(*j, redis::Result{ec, {}});
+          error_code ec = co_await store->finish_sent(id, id_key, id_value, ttl);
+          if (ec) {
+            // The mapping waits in memory; the finish is tried again while
+            // this node keeps the lease (releasing_), so that no scheduler
+            // ends the message UNKNOWN after the carrier took it.
+            keep_id_map(*j, redis::Result{ec, {}});
+            while (ec && !stopped_ && !gateway_.stopping()) {
+              co_await sleep_for(std::chrono::milliseconds(500));
+              ec = co_await store->finish_deferred(id);
+            }
+          }
+          releasing_.erase(id);
         },
         asio::detached);
     return;
   }
+  releasing_.erase(id);  // its end below is final (or a requeue)
   policy::Deferred m;
   m.message_id = id;
   m.account = job->account;

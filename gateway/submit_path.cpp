@@ -252,7 +252,9 @@ void Worker::send(CarrierLink& link, std::unique_ptr<SubmitJob> job) {
 // On the link's worker. A request without a response (the session dropped,
 // the response timed out) may or may not have reached the carrier: it is
 // never sent again by the gateway. A timeout with the late window on is
-// answered ESME_ROK (on_late_response follows); anything else ESME_RSYSERR.
+// answered ESME_ROK (on_late_response follows), a drop ESME_ROK and a
+// receipt UNKNOWN; with the window off, ESME_RSYSERR. Only a request the
+// session never handed to its socket (Error::not_sent) goes to another bind.
 void Worker::on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> job, net::Reply&& reply) {
   if (reply.late_pending) {
     // The job now belongs to the late callback; the account's answer
@@ -274,6 +276,13 @@ void Worker::on_carrier_response(CarrierLink& link, std::unique_ptr<SubmitJob> j
     answer->awaiting_carrier = true;
     kept->account_session.reset();  // answered through the copy; receipts go by account name
     complete(std::move(answer), status::ESME_ROK);
+    return;
+  }
+  if (reply.error == net::Error::not_sent) {
+    // The bind closed before the request reached its socket: the carrier
+    // never saw it, so it may go to another bind (or no_route).
+    job->ready_at = {};
+    dispatch(std::move(job));
     return;
   }
   // No answer, and none can come: the carrier may well have it (a drop
@@ -407,12 +416,15 @@ void Worker::answer_submit(std::unique_ptr<SubmitJob> job) {
     counters_.add(Counter::submit_ok);
     smpp::Pdu resp = net::make_response(smpp::CommandId::submit_sm, j.sequence);
     resp.as<smpp::MessageIdResp>().message_id = j.message_id;
-    j.account_session->respond(resp);
+    const error_code ec = j.account_session->respond(resp);
     metrics_.submit_latency.observe(Clock::now() - j.received_at);
+    return !ec;
   };
   if (job->awaiting_carrier) {
-    respond(*job);  // no carrier id yet: on_late_response brings it, or a receipt
-    if (job->lost) own_receipt(*job, smpp::MessageState::unknown, 0, "carrier connection lost before its answer");
+    const bool told = respond(*job);  // no carrier id yet: on_late_response brings it, or a receipt
+    // A receipt for an id the account never heard of (its session closed
+    // meanwhile: it will send again) would only be noise.
+    if (job->lost && told) own_receipt(*job, smpp::MessageState::unknown, 0, "carrier connection lost before its answer");
   } else {
     // Answered once Redis has had its say: the mapping is written, or kept in
     // memory to be written (write_id_map), before the account hears of it.

@@ -52,6 +52,10 @@ struct Delivery {
   uint32_t carrier_sequence = 0;
 };
 
+// Waits `d` on the calling coroutine's executor (a stop cancels nothing:
+// keep it short).
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
+
 class Worker {
  public:
   Worker(Gateway& gateway, unsigned index, const config::Config& config);
@@ -126,11 +130,18 @@ class Worker {
   asio::awaitable<void> defer_submit(std::unique_ptr<SubmitJob> job, policy::QuietDecision decision);
   asio::awaitable<void> run_scheduler();
   asio::awaitable<void> release(policy::Deferred message);
+  asio::awaitable<void> extend_leases(policy::Store& store, std::chrono::milliseconds lease);
   void answer_deferred(std::unique_ptr<SubmitJob> job);
   asio::awaitable<void> end_deferred(const policy::Deferred& message, smpp::MessageState state, uint32_t error,
                                      std::string_view why, int registered_delivery = -1);
   // A released message that found no carrier bound is tried again after this.
   static constexpr std::chrono::seconds kDeferRetry{30};
+  // Released messages on their way to a carrier (queued behind its rate or
+  // window, or awaiting its answer), by id: the attempts they were taken
+  // with. Their leases are extended while they are here (run_scheduler), so
+  // that no scheduler takes one again while this node still sends it.
+  std::unordered_map<std::string, int32_t> releasing_;
+  std::chrono::steady_clock::time_point leases_extended_{};
 
   // ---- receipts and replies (deliver_path.cpp)
   void on_carrier_request(Carrier& carrier, net::Session& session, smpp::Pdu&& pdu);

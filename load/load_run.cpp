@@ -514,9 +514,8 @@ void Thread::on_response(net::Reply&& reply, uint64_t t0) {
   uint64_t now = now_ns();
   stats.last_resp_ns.store(now, std::memory_order_relaxed);
   if (reply.error) {
-    bump(reply.error == net::Error::timeout  ? stats.timeouts
-         : reply.error == net::Error::closed ? stats.closed
-                                             : stats.malformed);
+    const bool closed = reply.error == net::Error::closed || reply.error == net::Error::not_sent;
+    bump(reply.error == net::Error::timeout ? stats.timeouts : closed ? stats.closed : stats.malformed);
     return;
   }
   stats.latency.record(now - t0);

@@ -288,13 +288,31 @@ return redis.call('DEL', KEYS[3])
   return script;
 }
 
-// mark_sending. KEYS: message hash. ARGV: now_ms. Answers 0 when the
-// message is gone.
+// mark_sending. KEYS: message hash. ARGV: now_ms, attempts as taken.
+// Answers 0 when the message is gone, already marked or taken since.
 const redis::Script& mark_sending_script() {
   static const redis::Script script(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local m = redis.call('HMGET', KEYS[1], 'attempts', 'sending')
+if not m[1] or m[1] ~= ARGV[2] or m[2] then return 0 end
 redis.call('HSET', KEYS[1], 'sending', ARGV[1])
 return 1
+)lua");
+  return script;
+}
+
+// extend_leases. KEYS: taken. ARGV: lease end, message key prefix, then
+// id, attempts pairs. Only ids still taken, with those attempts.
+const redis::Script& extend_leases_script() {
+  static const redis::Script script(R"lua(
+local n = 0
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', KEYS[1], id) and redis.call('HGET', ARGV[2] .. id, 'attempts') == ARGV[i + 1] then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
+    n = n + 1
+  end
+end
+return n
 )lua");
   return script;
 }
@@ -1025,16 +1043,42 @@ asio::awaitable<std::pair<error_code, std::vector<Deferred>>> Store::take_due(Ti
   co_return std::pair{error_code{}, std::move(out)};
 }
 
-asio::awaitable<std::pair<error_code, bool>> Store::mark_sending(std::string_view message_id, TimePoint now) {
+asio::awaitable<std::pair<error_code, bool>> Store::mark_sending(std::string_view message_id, int32_t attempts,
+                                                                 TimePoint now) {
   auto client = client_;
   const std::string msg_key = keys::deferred(message_id);
   const std::string now_ms = std::to_string(to_ms(now));
+  const std::string taken_with = std::to_string(attempts);
   const std::array<std::string_view, 1> k{msg_key};
-  const std::array<std::string_view, 1> a{now_ms};
+  const std::array<std::string_view, 2> a{now_ms, taken_with};
   const Result r = co_await client->eval(mark_sending_script(), k, a);
   if (error_code ec = failure(r)) co_return std::pair{ec, false};
   if (!r.reply.is_integer()) co_return std::pair{bad_reply(r), false};
   co_return std::pair{error_code{}, r.reply.integer == 1};
+}
+
+asio::awaitable<std::pair<error_code, uint64_t>> Store::extend_leases(
+    const std::vector<std::pair<std::string, int32_t>>& held, TimePoint lease_end) {
+  auto client = client_;
+  if (held.empty()) co_return std::pair{error_code{}, uint64_t{0}};
+  const std::string end_ms = std::to_string(to_ms(lease_end));
+  const std::string prefix = keys::deferred("");
+  std::vector<std::string> attempts;
+  attempts.reserve(held.size());
+  for (const auto& h : held) attempts.push_back(std::to_string(h.second));
+  std::vector<std::string_view> a;
+  a.reserve(2 + 2 * held.size());
+  a.push_back(end_ms);
+  a.push_back(prefix);
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    a.push_back(held[i].first);
+    a.push_back(attempts[i]);
+  }
+  const std::array<std::string_view, 1> k{keys::kTaken};
+  const Result r = co_await client->eval(extend_leases_script(), k, a);
+  if (error_code ec = failure(r)) co_return std::pair{ec, uint64_t{0}};
+  if (!r.reply.is_integer()) co_return std::pair{bad_reply(r), uint64_t{0}};
+  co_return std::pair{error_code{}, static_cast<uint64_t>(r.reply.integer)};
 }
 
 asio::awaitable<error_code> Store::finish_deferred(std::string_view message_id) {

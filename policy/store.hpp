@@ -218,10 +218,18 @@ class Store {
   // two schedulers never take the same message.
   asio::awaitable<std::pair<error_code, std::vector<Deferred>>> take_due(TimePoint now, uint32_t batch,
                                                                               Millis lease);
-  // About to go to a carrier: records sending_ms in its hash, durably before
-  // the submit_sm leaves. False (and nothing written) when the message is
-  // gone (finished by another scheduler).
-  asio::awaitable<std::pair<error_code, bool>> mark_sending(std::string_view message_id, TimePoint now);
+  // About to go to a carrier: records sending_ms in its hash, in Redis
+  // before the submit_sm leaves. False (and nothing written) unless the
+  // caller still holds it: the hash is there, unmarked, with the `attempts`
+  // the caller took it with (a lease that ran out and was taken again
+  // counts one more), so that two schedulers never both send it.
+  asio::awaitable<std::pair<error_code, bool>> mark_sending(std::string_view message_id, int32_t attempts,
+                                                            TimePoint now);
+  // Extends the leases of messages a scheduler is still sending (queued
+  // behind a carrier's rate or window) to `lease_end`, each only while it
+  // is still taken with the caller's `attempts`. Answers how many.
+  asio::awaitable<std::pair<error_code, uint64_t>> extend_leases(
+      const std::vector<std::pair<std::string, int32_t>>& held, TimePoint lease_end);
   // The message is finished (sent, expired, refused): removes its hash and
   // its lease.
   asio::awaitable<error_code> finish_deferred(std::string_view message_id);

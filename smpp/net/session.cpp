@@ -38,6 +38,7 @@ class ErrorCategory final : public boost::system::error_category {
       case Error::unbound: return "unbound";
       case Error::bind_rejected: return "bind rejected";
       case Error::stopped: return "stopped";
+      case Error::not_sent: return "closed before it was sent";
     }
     return "unknown smpp.net error";
   }
@@ -343,6 +344,7 @@ struct Session::Impl {
     slot.deadline = Clock::now() + timeout;
     slot.callback = std::move(cb);
     slot.internal = internal;
+    slot.batch = s.write_batch_;
     if (!internal) ++s.outstanding_;
     link(s, i);
     return {{}, seq};
@@ -379,7 +381,10 @@ struct Session::Impl {
                                   &s.drain_signal_, &s.closed_signal_, &s.keepalive_timer_}) {
       t->cancel();
     }
-    while (s.oldest_ >= 0) complete(s, s.oldest_, Reply{Error::closed, {}});
+    while (s.oldest_ >= 0) {
+      const bool sent = s.slots_[static_cast<std::size_t>(s.oldest_)].batch != s.write_batch_;
+      complete(s, s.oldest_, Reply{sent ? Error::closed : Error::not_sent, {}});
+    }
     auto late = std::move(s.late_);
     s.late_.clear();
     s.late_order_.clear();
@@ -442,6 +447,7 @@ struct Session::Impl {
       }
       s.writing_.swap(s.pending_);
       s.pending_.clear();
+      ++s.write_batch_;
       s.pending_answer_bytes_ = 0;
       if (s.queue_blocked_) {  // producers waiting for room: all may go on
         s.queue_blocked_ = false;

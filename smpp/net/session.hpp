@@ -122,6 +122,7 @@ enum class Error {
   unbound,                // close reason: unbind exchanged (either side)
   bind_rejected,          // client: the peer answered bind with a non-zero status
   stopped,                // close reason: stop() was called
+  not_sent,               // the session closed before the request was handed to the socket: the peer never saw it
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -365,6 +366,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ResponseCallback callback;
     ResponseCallback late;  // try_request's on_late: kept past a timeout
     bool internal = false;  // bind/unbind/enquire_link: outside the window
+    uint64_t batch = 0;     // the write batch its bytes went into (write_batch_ then)
     int32_t prev = -1;  // send-order list, oldest first
     int32_t next = -1;
   };
@@ -412,6 +414,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Write queue: encoded PDUs waiting (pending_) and being written (writing_).
   std::string pending_;
   std::string writing_;
+  // Counts the writer's swaps: requests whose batch is still write_batch_
+  // are in pending_, not yet handed to the socket (closed: Error::not_sent).
+  uint64_t write_batch_ = 0;
   std::size_t pending_answer_bytes_ = 0;  // responses/nacks in pending_
 
   std::vector<uint8_t> rbuf_;

@@ -185,6 +185,40 @@ TEST(Defer, AReleaseTheCarrierDoesNotAnswerEndsUnknownAndIsNotSentAgain) {
   EXPECT_EQ(t.smsc.recorded(), 1u);
 }
 
+// Released messages that wait behind a slow carrier longer than their lease
+// keep it (the node extends the leases of what it still sends): none is
+// taken again and ended UNKNOWN while it is still on its way; each reaches
+// the carrier once and its own receipt reaches the account.
+TEST(Defer, AQueueBehindASlowCarrierOutlastingTheLeaseIsNotTakenAgain) {
+  const Window w = china_window_opening_in(2s);
+  OneCarrier t({}, [&](GatewayConfig& c) {
+    c.policy = defer_until(w) + "    lease: 1s\n";
+    c.carriers[0].max_tps = 2;  // 6 messages: about 3 s behind the carrier's rate
+  });
+  run(t.io, [&]() -> asio::awaitable<void> {
+    auto esme = co_await Esme::bind(t.port());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+      const auto r = co_await esme->submit(kNumber);
+      EXPECT_EQ(status_of(r), OK);
+      ids.push_back(id_of(r));
+    }
+    if (!still_closed(w)) co_return;
+    EXPECT_TRUE(co_await esme->wait_received(6, until_open(w, 8000ms)));
+    Receipts want;
+    for (const auto& id : ids) want.emplace_back(id, "DELIVRD");
+    auto got = receipts(*esme);
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+    EXPECT_TRUE(co_await until([&] { return deferred_waiting(t.redis) == 0; }));
+    EXPECT_TRUE(co_await until([&] { return t.smsc.recorded() >= 6; }));
+    co_await sleep_for(1500ms);  // past a lease more: nothing is sent again
+  }, 20000ms);
+  EXPECT_EQ(t.smsc.recorded(), 6u);
+  EXPECT_EQ(t.gw->log().find("interrupted_release"), std::string::npos) << "taken again while still being sent";
+}
+
 // A counter's value in the "counters" line smsgate logs at exit.
 uint64_t counter_at_exit(const GatewayProcess& gw, const std::string& name) {
   const std::string log = gw.log();

@@ -427,6 +427,31 @@ TEST_F(SessionTest, CloseCompletesEveryOutstandingRequestOnceWithClosed) {
   EXPECT_EQ(p.session->close_reason(), Error::stopped);
 }
 
+// Requests still in the write queue when the session closes never reached
+// the peer: they complete with not_sent (a gateway may send them elsewhere),
+// unlike those already written (closed: the peer may have them).
+TEST_F(SessionTest, CloseTellsRequestsNeverWrittenFromThoseThePeerMayHave) {
+  auto p = make(config(Role::client));
+  std::vector<error_code> written(2), unwritten(3);
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await bind_client(*p.session, p.raw);
+    for (int i = 0; i < 2; ++i) {
+      p.session->try_request(submit("w"), [&, i](Reply&& r) { written[static_cast<std::size_t>(i)] = r.error; });
+    }
+    for (int i = 0; i < 2; ++i) co_await p.raw.expect();
+    // Queued and stopped in the same turn: the writer never ran for these.
+    for (int i = 0; i < 3; ++i) {
+      p.session->try_request(submit("u"), [&, i](Reply&& r) { unwritten[static_cast<std::size_t>(i)] = r.error; });
+    }
+    p.session->stop();
+    co_await p.session->wait_closed();
+    const auto after = co_await p.raw.recv();
+    EXPECT_FALSE(after) << "a request the session reported not sent reached the peer";
+  });
+  for (const auto& e : written) EXPECT_EQ(e, Error::closed);
+  for (const auto& e : unwritten) EXPECT_EQ(e, Error::not_sent);
+}
+
 TEST_F(SessionTest, GenericNackAndMalformedResponsesCompleteTheRequest) {
   auto p = make(config(Role::client));
   std::vector<Reply> replies(2);

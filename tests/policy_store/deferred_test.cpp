@@ -133,9 +133,12 @@ TEST_F(DeferredTest, TheSendingMarkOutlivesALeaseAndARequeueClearsIt) {
     auto [ec1, taken] = co_await store.take_due(at(0ms), 10, 1000ms);
     CO_REQUIRE(!ec1 && taken.size() == 1);
     EXPECT_EQ(taken[0].sending_ms, 0);
-    auto [ec2, marked] = co_await store.mark_sending("d1", at(10ms));
+    auto [ec2, marked] = co_await store.mark_sending("d1", 0, at(10ms));
     CO_REQUIRE(!ec2);
     EXPECT_TRUE(marked);
+    auto [ec2b, twice] = co_await store.mark_sending("d1", 0, at(20ms));
+    CO_REQUIRE(!ec2b);
+    EXPECT_FALSE(twice) << "a marked message marked again";
 
     auto [ec3, again] = co_await store.take_due(at(1000ms), 10, 1000ms);
     CO_REQUIRE(!ec3 && again.size() == 1);
@@ -151,11 +154,45 @@ TEST_F(DeferredTest, TheSendingMarkOutlivesALeaseAndARequeueClearsIt) {
 
     // A message another scheduler finished meanwhile is not recreated.
     EXPECT_FALSE(co_await store.finish_deferred("d1"));
-    auto [ec5, gone] = co_await store.mark_sending("d1", at(3s));
+    auto [ec5, gone] = co_await store.mark_sending("d1", 2, at(3s));
     CO_REQUIRE(!ec5);
     EXPECT_FALSE(gone);
   });
   EXPECT_EQ(integer(server().command("EXISTS", "smsgate:{defer}:msg:d1")), 0);
+}
+
+// A scheduler that stalled past its lease while another took the message
+// may not mark (and so send) it; a scheduler still sending keeps its leases,
+// and only its own.
+TEST_F(DeferredTest, OnlyTheSchedulerThatHoldsItMarksItAndExtendsItsLease) {
+  run({}, [](Store& store, redis::Client&) -> asio::awaitable<void> {
+    CO_REQUIRE(!co_await store.defer(message("d1", at(0ms))));
+    CO_REQUIRE(!co_await store.defer(message("d2", at(0ms))));
+    auto [ec1, first] = co_await store.take_due(at(0ms), 10, 1000ms);  // scheduler A, attempts 0
+    CO_REQUIRE(!ec1 && first.size() == 2);
+    // A stalls; its leases run out and B takes both (attempts 1).
+    auto [ec2, second] = co_await store.take_due(at(1000ms), 10, 1000ms);
+    CO_REQUIRE(!ec2 && second.size() == 2);
+    auto [ec3, a_marks] = co_await store.mark_sending("d1", 0, at(1100ms));
+    CO_REQUIRE(!ec3);
+    EXPECT_FALSE(a_marks) << "a scheduler whose lease ran out marked it";
+    auto [ec4, b_marks] = co_await store.mark_sending("d1", 1, at(1100ms));
+    CO_REQUIRE(!ec4);
+    EXPECT_TRUE(b_marks);
+
+    // A's extension is refused; B's holds past the old lease end.
+    const std::vector<std::pair<std::string, int32_t>> a_holds{{"d1", 0}, {"d2", 0}};
+    auto [ec5, a_ext] = co_await store.extend_leases(a_holds, at(10s));
+    CO_REQUIRE(!ec5);
+    EXPECT_EQ(a_ext, 0u);
+    const std::vector<std::pair<std::string, int32_t>> b_holds{{"d1", 1}};
+    auto [ec6, b_ext] = co_await store.extend_leases(b_holds, at(10s));
+    CO_REQUIRE(!ec6);
+    EXPECT_EQ(b_ext, 1u);
+    auto [ec7, third] = co_await store.take_due(at(5s), 10, 1000ms);
+    CO_REQUIRE(!ec7 && third.size() == 1);
+    EXPECT_EQ(third[0].message_id, "d2") << "only the lease nobody extended ran out";
+  });
 }
 
 TEST_F(DeferredTest, FinishRemovesTheMessage) {
