@@ -267,7 +267,10 @@ asio::awaitable<void> Worker::run_scheduler() {
     const auto snapshot = snapshot_;
     const config::Defer& d = snapshot->config.policy.defer;
     if (!more) {
-      scheduler_timer_.expires_after(d.poll_interval);
+      // While this node sends released messages it looks at least every
+      // third of the lease, to extend theirs (a poll_interval near the
+      // lease would let them run out).
+      scheduler_timer_.expires_after(releasing_.empty() ? d.poll_interval : std::min(d.poll_interval, d.lease / 3));
       error_code ec;
       co_await scheduler_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
