@@ -436,15 +436,6 @@ void Worker::answer_deferred(std::unique_ptr<SubmitJob> job) {
   m.accepted_ms = job->deferred_accepted_ms;
   m.expires_ms = job->deferred_expires_ms;
   const uint8_t registered = job->pdu.as<smpp::ShortMessage>().registered_delivery;
-  if (job->lost) {  // the carrier may have it: not sent again
-    asio::co_spawn(
-        io_,
-        [this, m = std::move(m), registered]() -> asio::awaitable<void> {
-          co_await end_deferred(m, smpp::MessageState::unknown, 0, "carrier_connection_lost", registered);
-        },
-        asio::detached);
-    return;
-  }
   if (job->no_carrier && policy::to_ms(SysClock::now()) + kDeferRetry.count() < m.expires_ms) {
     // No carrier bound: try again shortly; it has not left.
     asio::co_spawn(
@@ -455,11 +446,15 @@ void Worker::answer_deferred(std::unique_ptr<SubmitJob> job) {
         asio::detached);
     return;
   }
-  const uint32_t s = job->status;
+  // Refused by the carrier; or lost (no answer, none can come): the carrier
+  // may have it, so it is not sent again and its receipt says UNKNOWN.
+  const bool lost = job->lost;
+  const uint32_t s = lost ? 0 : job->status;
   asio::co_spawn(
       io_,
-      [this, m = std::move(m), s, registered]() -> asio::awaitable<void> {
-        co_await end_deferred(m, smpp::MessageState::undeliverable, s, "carrier", registered);
+      [this, m = std::move(m), lost, s, registered]() -> asio::awaitable<void> {
+        co_await end_deferred(m, lost ? smpp::MessageState::unknown : smpp::MessageState::undeliverable, s,
+                              lost ? "carrier_connection_lost" : "carrier", registered);
       },
       asio::detached);
 }

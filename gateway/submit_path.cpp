@@ -485,11 +485,8 @@ void Worker::write_id_map(const SubmitJob& job) {
 // Writes the backlog, a pipelined batch at a time, while Redis takes it;
 // pauses while it does not. Ends when the backlog is empty.
 asio::awaitable<void> Worker::flush_id_backlog() {
-  asio::steady_timer pause(io_);
   while (!stopped_) {
-    pause.expires_after(kIdBacklogEvery);
-    error_code ec;
-    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await sleep_for(kIdBacklogEvery);
     if (stopped_) break;
     if (!redis_->connected()) continue;
     std::size_t expired = 0;
@@ -513,6 +510,7 @@ asio::awaitable<void> Worker::flush_id_backlog() {
                         if (--*left == 0) t->cancel();
                       });
     }
+    error_code ec;
     while (*left > 0) co_await all_answered->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     counters_.add(Counter::id_map_backlog_written, *written);
     if (*written > 0) {

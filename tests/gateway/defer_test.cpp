@@ -77,21 +77,32 @@ TEST(Defer, AnOptOutThatComesWhileItWaitsWinsAndItsReceiptSaysRejected) {
   EXPECT_EQ(t.smsc.stat("submits"), 0u);
 }
 
-TEST(Defer, AnExpiryThatPassedWhileTheGatewayWasDownEndsInAnExpiredReceipt) {
-  const Window w = china_window_opening_in(2s);
-  OneCarrier t({}, with_policy(defer_until(w, "3s")));
+// One message to kNumber, deferred while `w` is closed; then smsgate is
+// stopped (SIGTERM, exit 0). Its id, or "" after a reported failure.
+std::string defer_one_then_stop(OneCarrier& t, const Window& w, SysClock::time_point* answered = nullptr) {
   std::string id;
-  SysClock::time_point answered;
   run(t.io, [&]() -> asio::awaitable<void> {
     auto esme = co_await Esme::bind(t.port());
     const auto r = co_await esme->submit(kNumber);
-    answered = SysClock::now();
+    if (answered) *answered = SysClock::now();
     EXPECT_EQ(status_of(r), OK);
     id = id_of(r);
     still_closed(w);
     co_await esme->unbind();
   });
-  ASSERT_EQ(t.gw->terminate(), 0) << t.gw->log();
+  const auto rc = t.gw->terminate();
+  if (rc != 0) {
+    ADD_FAILURE() << "smsgate did not exit 0: " << t.gw->log();
+    return {};
+  }
+  return id;
+}
+
+TEST(Defer, AnExpiryThatPassedWhileTheGatewayWasDownEndsInAnExpiredReceipt) {
+  const Window w = china_window_opening_in(2s);
+  OneCarrier t({}, with_policy(defer_until(w, "3s")));
+  SysClock::time_point answered;
+  const std::string id = defer_one_then_stop(t, w, &answered);
   ASSERT_FALSE(id.empty());
   // Down until its max_defer (3 s from the submit) has passed: nothing to poll for.
   std::this_thread::sleep_until(answered + 3s + 200ms);
@@ -108,16 +119,8 @@ TEST(Defer, AnExpiryThatPassedWhileTheGatewayWasDownEndsInAnExpiredReceipt) {
 TEST(Defer, AWaitingMessageSurvivesARestartAndIsReleasedAfterIt) {
   const Window w = china_window_opening_in(3s);
   OneCarrier t({}, with_policy(defer_until(w)));
-  std::string id;
-  run(t.io, [&]() -> asio::awaitable<void> {
-    auto esme = co_await Esme::bind(t.port());
-    const auto r = co_await esme->submit(kNumber);
-    EXPECT_EQ(status_of(r), OK);
-    id = id_of(r);
-    still_closed(w);
-    co_await esme->unbind();
-  });
-  ASSERT_EQ(t.gw->terminate(), 0) << t.gw->log();
+  const std::string id = defer_one_then_stop(t, w);
+  ASSERT_FALSE(id.empty());
   t.gw->start(1);
   EXPECT_EQ(t.smsc.stat("submits"), 0u);
   run(t.io, [&]() -> asio::awaitable<void> {
@@ -138,16 +141,7 @@ TEST(Defer, AWaitingMessageSurvivesARestartAndIsReleasedAfterIt) {
 TEST(Defer, AReleaseCutOffByANodesDeathIsNotSentAgainAndEndsUnknown) {
   const Window w = china_window_opening_in(2s);
   OneCarrier t({}, with_policy(defer_until(w)));
-  std::string id;
-  run(t.io, [&]() -> asio::awaitable<void> {
-    auto esme = co_await Esme::bind(t.port());
-    const auto r = co_await esme->submit(kNumber);
-    EXPECT_EQ(status_of(r), OK);
-    id = id_of(r);
-    still_closed(w);
-    co_await esme->unbind();
-  });
-  ASSERT_EQ(t.gw->terminate(), 0) << t.gw->log();
+  const std::string id = defer_one_then_stop(t, w);
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(t.redis.command("HSET", "smsgate:{defer}:msg:" + id, "sending", "1").integer, 1);
   t.gw->start(1);
